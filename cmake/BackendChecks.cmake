@@ -1,0 +1,248 @@
+# Early checks: a backend request that cannot work stops at configure time,
+# before anything compiles, with the cause and the fix.
+#
+# Runs after LegacyFlags.cmake and before add_subdirectory(llama.cpp).
+
+include_guard(GLOBAL)
+
+function(llama_pybind_fail what)
+    string(JOIN "" text ${ARGN})
+    message(FATAL_ERROR "llama-cpp-pybind: ${what}\n${text}")
+endfunction()
+
+function(_llama_pybind_check_metal)
+    if(GGML_METAL AND NOT APPLE)
+        llama_pybind_fail("GGML_METAL=ON was requested, but Metal exists only on macOS "
+            "(this is ${CMAKE_SYSTEM_NAME})."
+            "Fix: drop -DGGML_METAL=ON / -DLLAMA_METAL=ON from CMAKE_ARGS. For a GPU here use "
+            "-DGGML_CUDA=ON (NVIDIA), -DGGML_HIP=ON (AMD) or -DGGML_VULKAN=ON (any vendor).")
+    endif()
+endfunction()
+
+# CUDA: find nvcc the way users expect (CUDACXX, CUDAToolkit_ROOT, CUDA_PATH,
+# PATH, the usual install folders) and say exactly what was searched.
+set(LLAMA_PYBIND_CUDA_SEARCH_PATHS "/usr/local/cuda/bin;/opt/cuda/bin" CACHE STRING
+    "folders searched for nvcc after CUDACXX, CUDAToolkit_ROOT, CUDA_PATH and PATH")
+
+function(_llama_pybind_check_cuda)
+    if(NOT GGML_CUDA)
+        return()
+    endif()
+    if(CMAKE_CUDA_COMPILER)
+        if(NOT EXISTS "${CMAKE_CUDA_COMPILER}")
+            llama_pybind_fail("CMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} does not exist."
+                "Fix: point it at nvcc (e.g. /usr/local/cuda/bin/nvcc) or leave it unset.")
+        endif()
+        return()
+    endif()
+    if(DEFINED ENV{CUDACXX} AND NOT "$ENV{CUDACXX}" STREQUAL "")
+        if(NOT EXISTS "$ENV{CUDACXX}")
+            llama_pybind_fail("GGML_CUDA=ON and CUDACXX=$ENV{CUDACXX}, but that file does not exist."
+                "Fix: set CUDACXX to the toolkit's nvcc (e.g. CUDACXX=/usr/local/cuda/bin/nvcc) "
+                "or unset it.")
+        endif()
+        return()
+    endif()
+    set(roots "")
+    set(searched "")
+    foreach(root_var CUDAToolkit_ROOT CUDA_PATH)
+        set(root "")
+        if(DEFINED ${root_var})
+            set(root "${${root_var}}")
+        elseif(DEFINED ENV{${root_var}})
+            set(root "$ENV{${root_var}}")
+        endif()
+        if(NOT root STREQUAL "")
+            list(APPEND roots "${root}/bin")
+            list(APPEND searched "${root_var}=${root} (${root}/bin)")
+        endif()
+    endforeach()
+    set(hints ${roots} ${LLAMA_PYBIND_CUDA_SEARCH_PATHS})
+    if(WIN32)
+        file(GLOB win_cuda "$ENV{ProgramFiles}/NVIDIA GPU Computing Toolkit/CUDA/*/bin")
+        list(APPEND hints ${win_cuda})
+    endif()
+    find_program(LLAMA_PYBIND_NVCC NAMES nvcc HINTS ${roots} PATHS ${hints} NO_CACHE)
+    if(NOT LLAMA_PYBIND_NVCC)
+        list(APPEND searched "PATH" ${LLAMA_PYBIND_CUDA_SEARCH_PATHS})
+        list(JOIN searched ", " searched_text)
+        llama_pybind_fail("GGML_CUDA=ON was requested, but no CUDA toolkit (nvcc) was found."
+            "Searched: CUDACXX (unset), ${searched_text}.\n"
+            "Fix: install the CUDA toolkit (not only the driver), then either put its bin/ on "
+            "PATH, or set CUDACXX=/path/to/cuda/bin/nvcc, or pass "
+            "-DCUDAToolkit_ROOT=/path/to/cuda in CMAKE_ARGS. Without a GPU, drop -DGGML_CUDA=ON.")
+    endif()
+    # CMake's CUDA detection does not look in the usual install folders: hand
+    # it the compiler found here.
+    set(CMAKE_CUDA_COMPILER "${LLAMA_PYBIND_NVCC}" CACHE FILEPATH "CUDA compiler" FORCE)
+    message(STATUS "llama-cpp-pybind: CUDA compiler ${LLAMA_PYBIND_NVCC}")
+endfunction()
+
+function(_llama_pybind_blas_package_hint vendor out)
+    if(vendor STREQUAL "OpenBLAS")
+        set(hint "OpenBLAS: Debian/Ubuntu `sudo apt-get install libopenblas-dev pkg-config`, "
+                 "Fedora `sudo dnf install openblas-devel`, macOS `brew install openblas` "
+                 "(then CMAKE_ARGS also needs -DBLAS_ROOT=$(brew --prefix openblas)), "
+                 "conda `conda install -c conda-forge openblas`")
+    elseif(vendor MATCHES "^Intel")
+        set(hint "Intel oneMKL: install it and run `source /opt/intel/oneapi/setvars.sh` first")
+    elseif(vendor STREQUAL "FLAME")
+        set(hint "BLIS: Debian/Ubuntu `sudo apt-get install libblis-dev`")
+    elseif(vendor STREQUAL "Apple")
+        set(hint "Accelerate ships with macOS; on other systems choose another vendor")
+    else()
+        set(hint "a BLAS with CBLAS headers, e.g. Debian/Ubuntu "
+                 "`sudo apt-get install libopenblas-dev pkg-config` and "
+                 "-DGGML_BLAS_VENDOR=OpenBLAS")
+    endif()
+    string(JOIN "" hint ${hint})
+    set(${out} "${hint}" PARENT_SCOPE)
+endfunction()
+
+function(_llama_pybind_check_blas)
+    if(NOT GGML_BLAS)
+        return()
+    endif()
+    if(DEFINED GGML_BLAS_VENDOR AND NOT GGML_BLAS_VENDOR STREQUAL "")
+        set(vendor "${GGML_BLAS_VENDOR}")
+    elseif(APPLE)
+        set(vendor "Apple")
+    else()
+        set(vendor "Generic")
+    endif()
+    set(BLA_VENDOR "${vendor}")
+    find_package(BLAS QUIET)
+    _llama_pybind_blas_package_hint("${vendor}" hint)
+    if(NOT BLAS_FOUND)
+        llama_pybind_fail("GGML_BLAS=ON with GGML_BLAS_VENDOR=${vendor}, but CMake found no "
+            "${vendor} BLAS library."
+            "Fix: install ${hint}. Or pick another vendor with -DGGML_BLAS_VENDOR=... "
+            "(OpenBLAS, FLAME, Intel10_64lp, Apple, Generic), or drop -DGGML_BLAS=ON.")
+    endif()
+    # ggml needs cblas.h as well; FindBLAS only looks for the library.
+    if(NOT vendor STREQUAL "Apple")
+        find_package(PkgConfig QUIET)
+        set(header_dirs "")
+        if(PKG_CONFIG_FOUND)
+            foreach(module openblas64 openblas blas blis flexiblas_api mkl-sdl)
+                pkg_check_modules(_LP_BLAS_PC QUIET ${module})
+                if(_LP_BLAS_PC_FOUND)
+                    list(APPEND header_dirs ${_LP_BLAS_PC_INCLUDE_DIRS})
+                endif()
+            endforeach()
+        endif()
+        find_path(_LP_CBLAS_DIR cblas.h HINTS ${header_dirs} ${BLAS_INCLUDE_DIRS}
+            PATH_SUFFIXES openblas openblas64 blis flexiblas mkl NO_CACHE)
+        if(NOT _LP_CBLAS_DIR)
+            llama_pybind_fail("GGML_BLAS=ON: the ${vendor} library was found (${BLAS_LIBRARIES}) "
+                "but not its header cblas.h."
+                "Fix: install the development package: ${hint}; or pass "
+                "-DBLAS_INCLUDE_DIRS=/path/to/folder/with/cblas.h in CMAKE_ARGS.")
+        endif()
+        if(NOT PKG_CONFIG_FOUND)
+            llama_pybind_fail("GGML_BLAS=ON needs pkg-config to locate the BLAS headers, and "
+                "pkg-config was not found."
+                "Fix: install it (Debian/Ubuntu `sudo apt-get install pkg-config`, macOS "
+                "`brew install pkg-config`).")
+        endif()
+    endif()
+    message(STATUS "llama-cpp-pybind: BLAS (${vendor}) ${BLAS_LIBRARIES}")
+endfunction()
+
+# llama.cpp's Vulkan backend uses vulkan.hpp features newer than some
+# distributions ship (Debian 12 has 1.3.239); say so before the compiler does.
+set(LLAMA_PYBIND_VULKAN_MIN_VERSION "1.3.275" CACHE STRING
+    "oldest Vulkan headers this llama.cpp's Vulkan backend compiles with")
+
+function(_llama_pybind_check_vulkan)
+    if(NOT GGML_VULKAN)
+        return()
+    endif()
+    find_package(Vulkan QUIET COMPONENTS glslc)
+    set(install_hint "Debian/Ubuntu `sudo apt-get install libvulkan-dev glslc spirv-headers`, "
+                     "Fedora `sudo dnf install vulkan-devel glslc spirv-headers-devel`, or the "
+                     "LunarG Vulkan SDK (set VULKAN_SDK to its folder)")
+    string(JOIN "" install_hint ${install_hint})
+    if(NOT Vulkan_FOUND AND NOT Vulkan_INCLUDE_DIR)
+        llama_pybind_fail("GGML_VULKAN=ON was requested, but the Vulkan headers and loader "
+            "were not found." "Fix: install ${install_hint}.")
+    endif()
+    if(NOT Vulkan_glslc_FOUND AND NOT Vulkan_GLSLC_EXECUTABLE)
+        llama_pybind_fail("GGML_VULKAN=ON: the Vulkan headers were found, but not the shader "
+            "compiler glslc, which llama.cpp needs to build its shaders."
+            "Fix: install ${install_hint}.")
+    endif()
+    if(Vulkan_VERSION AND Vulkan_VERSION VERSION_LESS LLAMA_PYBIND_VULKAN_MIN_VERSION)
+        llama_pybind_fail("GGML_VULKAN=ON: the Vulkan headers found (${Vulkan_INCLUDE_DIR}) are "
+            "version ${Vulkan_VERSION}; this llama.cpp's Vulkan backend needs "
+            "${LLAMA_PYBIND_VULKAN_MIN_VERSION} or newer (Debian 12 \"bookworm\" ships 1.3.239)."
+            "Fix: install newer headers: the LunarG Vulkan SDK (set VULKAN_SDK to it), or "
+            "libvulkan-dev from bookworm-backports / Debian 13, Ubuntu 24.04 or newer.")
+    endif()
+    find_package(SPIRV-Headers CONFIG QUIET)
+    if(NOT SPIRV-Headers_FOUND)
+        llama_pybind_fail("GGML_VULKAN=ON: the SPIR-V headers (CMake package SPIRV-Headers) "
+            "were not found." "Fix: install ${install_hint}.")
+    endif()
+endfunction()
+
+function(_llama_pybind_check_hip)
+    if(NOT GGML_HIP)
+        return()
+    endif()
+    find_program(_LP_HIPCONFIG hipconfig HINTS "$ENV{ROCM_PATH}/bin" "$ENV{HIP_PATH}/bin"
+        PATHS /opt/rocm/bin NO_CACHE)
+    if(NOT _LP_HIPCONFIG)
+        llama_pybind_fail("GGML_HIP=ON was requested, but ROCm/HIP was not found (looked for "
+            "hipconfig in ROCM_PATH, HIP_PATH, PATH and /opt/rocm/bin)."
+            "Fix: install ROCm (https://rocm.docs.amd.com), set ROCM_PATH, and build with "
+            "CC=/opt/rocm/llvm/bin/clang CXX=/opt/rocm/llvm/bin/clang++. Without an AMD GPU, "
+            "drop -DGGML_HIP=ON; -DGGML_VULKAN=ON also runs on AMD GPUs.")
+    endif()
+endfunction()
+
+function(llama_pybind_check_backends)
+    _llama_pybind_check_metal()
+    _llama_pybind_check_cuda()
+    _llama_pybind_check_blas()
+    _llama_pybind_check_vulkan()
+    _llama_pybind_check_hip()
+endfunction()
+
+# After add_subdirectory: GGML_* flags no ggml option declared are typos.
+function(llama_pybind_warn_unknown_ggml_flags)
+    get_cmake_property(cache_vars CACHE_VARIABLES)
+    set(known "")
+    foreach(var IN LISTS cache_vars)
+        if(var MATCHES "^GGML_")
+            get_property(type CACHE ${var} PROPERTY TYPE)
+            if(NOT type STREQUAL "UNINITIALIZED")
+                list(APPEND known ${var})
+            endif()
+        endif()
+    endforeach()
+    foreach(var IN LISTS cache_vars)
+        if(NOT var MATCHES "^GGML_")
+            continue()
+        endif()
+        get_property(type CACHE ${var} PROPERTY TYPE)
+        if(type STREQUAL "UNINITIALIZED")
+            set(close "")
+            string(LENGTH "${var}" len)
+            foreach(candidate IN LISTS known)
+                string(FIND "${candidate}" "${var}" a)
+                string(FIND "${var}" "${candidate}" b)
+                if(a EQUAL 0 OR b EQUAL 0)
+                    list(APPEND close ${candidate})
+                endif()
+            endforeach()
+            set(suggest "")
+            if(close)
+                list(JOIN close ", " close)
+                set(suggest " Did you mean ${close}?")
+            endif()
+            message(WARNING "llama-cpp-pybind: -D${var}=${${var}} is not an option of this "
+                "llama.cpp and has no effect.${suggest}")
+        endif()
+    endforeach()
+endfunction()

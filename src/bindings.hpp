@@ -1,0 +1,17 @@
+// Shared declarations for the llama_cpp._core extension: one register_*
+// function per binding area, called from module.cpp.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace llama_pybind {
+
+namespace py = pybind11;
+
+void register_errors(py::module_ &m);
+void register_log(py::module_ &m);
+void register_backend(py::module_ &m);
+void register_model(py::module_ &m);
+void register_context(py::module_ &m);
+
+}  // namespace llama_pybind

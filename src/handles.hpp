@@ -1,0 +1,50 @@
+// Owning handles for llama.cpp objects shared between binding areas.
+//
+// A Python Model or Context may be closed explicitly while another object
+// still needs the underlying llama.cpp object (a context needs its model):
+// ownership is shared, and the llama.cpp object is freed when its last
+// user lets go.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "errors.hpp"
+#include "llama.h"
+
+namespace llama_pybind {
+
+struct model_owner {
+    explicit model_owner(llama_model *m) : model(m) {}
+    ~model_owner() { llama_model_free(model); }
+    model_owner(const model_owner &) = delete;
+    model_owner &operator=(const model_owner &) = delete;
+    llama_model *model;
+};
+
+class Model {
+public:
+    Model(std::shared_ptr<model_owner> owner, std::string path)
+        : owner_(std::move(owner)), path_(std::move(path)) {}
+
+    const std::shared_ptr<model_owner> &owner() const {
+        if (!owner_) {
+            throw closed_object("the model '" + path_ + "' is closed; load it again to use it");
+        }
+        return owner_;
+    }
+    llama_model *get() const { return owner()->model; }
+    const llama_vocab *vocab() const { return llama_model_get_vocab(get()); }
+    const std::string &path() const { return path_; }
+    bool closed() const { return !owner_; }
+    void close() { owner_.reset(); }
+
+private:
+    std::shared_ptr<model_owner> owner_;
+    std::string path_;
+};
+
+// Raise ValueError unless 0 <= token < n_vocab.
+void check_token(const llama_vocab *vocab, llama_token token);
+
+}  // namespace llama_pybind

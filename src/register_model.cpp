@@ -1,0 +1,189 @@
+// Model area: loading a GGUF file, metadata, and the vocabulary
+// (tokenize / detokenize / token pieces).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "handles.hpp"
+#include "log_capture.hpp"
+#include <pybind11/stl.h>
+
+namespace llama_pybind {
+namespace {
+
+void check_model_file(const std::string &path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path p = fs::u8path(path);
+    const fs::file_status status = fs::status(p, ec);
+    if (ec || !fs::exists(status)) {
+        throw file_not_found("model file not found: '" + path +
+                                 "' (check the path; relative paths start from the current directory)",
+                             path);
+    }
+    if (fs::is_directory(status)) {
+        throw invalid_model("model path '" + path + "' is a directory; pass the path of a .gguf file");
+    }
+    if (fs::file_size(p, ec) == 0 && !ec) {
+        throw invalid_model("model file '" + path + "' is empty (0 bytes): the download or copy did not complete");
+    }
+}
+
+std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, bool use_mmap,
+                                  bool use_mlock, bool vocab_only) {
+    check_model_file(path);
+    llama_model_params params = llama_model_default_params();
+    params.n_gpu_layers = n_gpu_layers;
+    if (use_mmap) {
+        params.load_mode = use_mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP;
+    } else {
+        params.load_mode = use_mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE;
+    }
+    params.vocab_only = vocab_only;
+    unsigned long long since = log_capture::mark();
+    llama_model *model = nullptr;
+    {
+        py::gil_scoped_release release;
+        model = llama_model_load_from_file(path.c_str(), params);
+    }
+    if (model == nullptr) {
+        throw invalid_model(with_llama_log(
+            "failed to load model from file '" + path +
+                "': not a valid GGUF model this llama.cpp can read (corrupt, truncated, or an "
+                "unsupported architecture)",
+            since));
+    }
+    return std::make_shared<Model>(std::make_shared<model_owner>(model), path);
+}
+
+std::vector<llama_token> tokenize(const Model &self, const std::string &text, bool add_special,
+                                  bool parse_special) {
+    const llama_vocab *vocab = self.vocab();
+    std::vector<llama_token> tokens(text.size() + 4);
+    int32_t n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                               static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    if (n < 0) {
+        tokens.resize(static_cast<size_t>(-n));
+        n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                           static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    }
+    if (n < 0) {
+        throw llama_error("tokenization failed for a text of " + std::to_string(text.size()) + " bytes");
+    }
+    tokens.resize(static_cast<size_t>(n));
+    return tokens;
+}
+
+std::string token_piece(const llama_vocab *vocab, llama_token token, bool special) {
+    check_token(vocab, token);
+    std::string piece(32, '\0');
+    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+    if (n < 0) {
+        piece.resize(static_cast<size_t>(-n));
+        n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+    }
+    piece.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return piece;
+}
+
+py::bytes detokenize(const Model &self, const std::vector<llama_token> &tokens, bool remove_special,
+                     bool unparse_special) {
+    const llama_vocab *vocab = self.vocab();
+    for (llama_token t : tokens) {
+        check_token(vocab, t);
+    }
+    std::string text;
+    {
+        py::gil_scoped_release release;
+        text.resize(tokens.size() * 8 + 16);
+        int32_t n = llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                                     static_cast<int32_t>(text.size()), remove_special, unparse_special);
+        if (n < 0) {
+            text.resize(static_cast<size_t>(-n));
+            n = llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                                 static_cast<int32_t>(text.size()), remove_special, unparse_special);
+        }
+        text.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    }
+    return py::bytes(text);
+}
+
+py::dict metadata(const Model &self) {
+    llama_model *model = self.get();
+    py::dict meta;
+    std::vector<char> key(256), value(4096);
+    for (int32_t i = 0; i < llama_model_meta_count(model); ++i) {
+        int32_t k = llama_model_meta_key_by_index(model, i, key.data(), key.size());
+        int32_t v = llama_model_meta_val_str_by_index(model, i, value.data(), value.size());
+        if (k < 0 || v < 0) {
+            continue;
+        }
+        if (static_cast<size_t>(v) >= value.size()) {
+            value.resize(static_cast<size_t>(v) + 1);
+            v = llama_model_meta_val_str_by_index(model, i, value.data(), value.size());
+        }
+        meta[py::str(std::string(key.data()))] = std::string(value.data(), static_cast<size_t>(v));
+    }
+    return meta;
+}
+
+std::string model_desc(const Model &self) {
+    char buf[256];
+    int32_t n = llama_model_desc(self.get(), buf, sizeof buf);
+    return std::string(buf, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+}
+
+}  // namespace
+
+void check_token(const llama_vocab *vocab, llama_token token) {
+    int32_t n_vocab = llama_vocab_n_tokens(vocab);
+    if (token < 0 || token >= n_vocab) {
+        throw std::invalid_argument("token id " + std::to_string(token) + " is out of range: this model's vocabulary has " +
+                                    std::to_string(n_vocab) + " tokens (valid ids 0.." + std::to_string(n_vocab - 1) + ")");
+    }
+}
+
+void register_model(py::module_ &m) {
+    py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A GGUF model loaded by llama.cpp (llama_model).")
+        .def(py::init(&load_model), py::arg("path"), py::arg("n_gpu_layers") = 0, py::arg("use_mmap") = true,
+             py::arg("use_mlock") = false, py::arg("vocab_only") = false,
+             "Load the GGUF model at `path` (FileNotFoundError if missing, ValueError if unreadable).")
+        .def_property_readonly("path", &Model::path)
+        .def_property_readonly("closed", &Model::closed)
+        .def("close", &Model::close, "Release the model (freed once no context uses it).")
+        .def_property_readonly("n_vocab", [](const Model &s) { return llama_vocab_n_tokens(s.vocab()); })
+        .def_property_readonly("n_ctx_train", [](const Model &s) { return llama_model_n_ctx_train(s.get()); })
+        .def_property_readonly("n_embd", [](const Model &s) { return llama_model_n_embd(s.get()); })
+        .def_property_readonly("n_layer", [](const Model &s) { return llama_model_n_layer(s.get()); })
+        .def_property_readonly("n_params", [](const Model &s) { return llama_model_n_params(s.get()); })
+        .def_property_readonly("size", [](const Model &s) { return llama_model_size(s.get()); })
+        .def_property_readonly("desc", &model_desc)
+        .def_property_readonly("metadata", &metadata)
+        .def_property_readonly("chat_template",
+                               [](const Model &s) -> py::object {
+                                   const char *t = llama_model_chat_template(s.get(), nullptr);
+                                   return t ? py::object(py::str(t)) : py::object(py::none());
+                               })
+        .def_property_readonly("token_bos", [](const Model &s) { return llama_vocab_bos(s.vocab()); })
+        .def_property_readonly("token_eos", [](const Model &s) { return llama_vocab_eos(s.vocab()); })
+        .def_property_readonly("token_eot", [](const Model &s) { return llama_vocab_eot(s.vocab()); })
+        .def_property_readonly("add_bos", [](const Model &s) { return llama_vocab_get_add_bos(s.vocab()); })
+        .def("tokenize", &tokenize, py::arg("text"), py::arg("add_special") = true, py::arg("parse_special") = false,
+             py::call_guard<py::gil_scoped_release>(),
+             "Token ids of the UTF-8 `text` (bytes or str); add_special adds BOS/EOS as the model wants.")
+        .def("token_to_piece",
+             [](const Model &s, llama_token token, bool special) {
+                 return py::bytes(token_piece(s.vocab(), token, special));
+             },
+             py::arg("token"), py::arg("special") = false, "The bytes of one token.")
+        .def("detokenize", &detokenize, py::arg("tokens"), py::arg("remove_special") = false,
+             py::arg("unparse_special") = false, "The bytes the tokens stand for.")
+        .def("is_eog", [](const Model &s, llama_token token) { return llama_vocab_is_eog(s.vocab(), token); },
+             py::arg("token"), "Whether `token` ends generation (EOS, EOT, ...).")
+        .def("__repr__", [](const Model &s) {
+            return "<llama_cpp._core.Model '" + s.path() + "'" + (s.closed() ? " closed>" : ">");
+        });
+}
+
+}  // namespace llama_pybind
