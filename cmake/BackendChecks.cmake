@@ -5,16 +5,17 @@
 
 include_guard(GLOBAL)
 
-function(llama_pybind_fail what)
-    string(JOIN "" text ${ARGN})
-    message(FATAL_ERROR "llama-cpp-pybind: ${what}\n${text}")
+# Stop configuring: the arguments, joined, say what is wrong and the fix.
+function(llama_pybind_fail)
+    string(JOIN "" text ${ARGV})
+    message(FATAL_ERROR "llama-cpp-pybind: ${text}")
 endfunction()
 
 function(_llama_pybind_check_metal)
     if(GGML_METAL AND NOT APPLE)
         llama_pybind_fail("GGML_METAL=ON was requested, but Metal exists only on macOS "
             "(this is ${CMAKE_SYSTEM_NAME})."
-            "Fix: drop -DGGML_METAL=ON / -DLLAMA_METAL=ON from CMAKE_ARGS. For a GPU here use "
+            "\nFix: drop -DGGML_METAL=ON / -DLLAMA_METAL=ON from CMAKE_ARGS. For a GPU here use "
             "-DGGML_CUDA=ON (NVIDIA), -DGGML_HIP=ON (AMD) or -DGGML_VULKAN=ON (any vendor).")
     endif()
 endfunction()
@@ -31,14 +32,14 @@ function(_llama_pybind_check_cuda)
     if(CMAKE_CUDA_COMPILER)
         if(NOT EXISTS "${CMAKE_CUDA_COMPILER}")
             llama_pybind_fail("CMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} does not exist."
-                "Fix: point it at nvcc (e.g. /usr/local/cuda/bin/nvcc) or leave it unset.")
+                "\nFix: point it at nvcc (e.g. /usr/local/cuda/bin/nvcc) or leave it unset.")
         endif()
         return()
     endif()
     if(DEFINED ENV{CUDACXX} AND NOT "$ENV{CUDACXX}" STREQUAL "")
         if(NOT EXISTS "$ENV{CUDACXX}")
             llama_pybind_fail("GGML_CUDA=ON and CUDACXX=$ENV{CUDACXX}, but that file does not exist."
-                "Fix: set CUDACXX to the toolkit's nvcc (e.g. CUDACXX=/usr/local/cuda/bin/nvcc) "
+                "\nFix: set CUDACXX to the toolkit's nvcc (e.g. CUDACXX=/usr/local/cuda/bin/nvcc) "
                 "or unset it.")
         endif()
         return()
@@ -68,7 +69,7 @@ function(_llama_pybind_check_cuda)
         list(JOIN searched ", " searched_text)
         llama_pybind_fail("GGML_CUDA=ON was requested, but no CUDA toolkit (nvcc) was found."
             "Searched: CUDACXX (unset), ${searched_text}.\n"
-            "Fix: install the CUDA toolkit (not only the driver), then either put its bin/ on "
+            "\nFix: install the CUDA toolkit (not only the driver), then either put its bin/ on "
             "PATH, or set CUDACXX=/path/to/cuda/bin/nvcc, or pass "
             "-DCUDAToolkit_ROOT=/path/to/cuda in CMAKE_ARGS. Without a GPU, drop -DGGML_CUDA=ON.")
     endif()
@@ -76,6 +77,34 @@ function(_llama_pybind_check_cuda)
     # it the compiler found here.
     set(CMAKE_CUDA_COMPILER "${LLAMA_PYBIND_NVCC}" CACHE FILEPATH "CUDA compiler" FORCE)
     message(STATUS "llama-cpp-pybind: CUDA compiler ${LLAMA_PYBIND_NVCC}")
+    _llama_pybind_check_cuda_libraries()
+endfunction()
+
+# nvcc alone is not enough: ggml links cuBLAS and the CUDA runtime.
+function(_llama_pybind_check_cuda_libraries)
+    find_package(CUDAToolkit QUIET)
+    if(NOT CUDAToolkit_FOUND)
+        llama_pybind_fail("GGML_CUDA=ON: nvcc was found (${CMAKE_CUDA_COMPILER}) but CMake could "
+            "not find the CUDA toolkit around it (headers and libraries)."
+            "\nFix: install the full CUDA toolkit, or pass -DCUDAToolkit_ROOT=/path/to/cuda.")
+    endif()
+    set(missing "")
+    foreach(lib cudart cublas cublasLt)
+        if(NOT TARGET CUDA::${lib})
+            list(APPEND missing lib${lib})
+        endif()
+    endforeach()
+    if(missing)
+        list(JOIN missing ", " missing)
+        string(REGEX MATCH "^[0-9]+" major "${CUDAToolkit_VERSION}")
+        llama_pybind_fail("GGML_CUDA=ON: the CUDA toolkit ${CUDAToolkit_VERSION} at "
+            "${CUDAToolkit_LIBRARY_ROOT} lacks ${missing}, which ggml links against "
+            "(an nvcc-only or runtime-only install)."
+            "\nFix: install the CUDA math libraries for that toolkit, e.g. on Debian/Ubuntu with "
+            "NVIDIA's repository `sudo apt-get install cuda-toolkit-${major}` (or "
+            "`libcublas-dev-${major}-*`), with conda `conda install -c nvidia cuda-toolkit`; "
+            "or point -DCUDAToolkit_ROOT at a complete toolkit.")
+    endif()
 endfunction()
 
 function(_llama_pybind_blas_package_hint vendor out)
@@ -116,7 +145,7 @@ function(_llama_pybind_check_blas)
     if(NOT BLAS_FOUND)
         llama_pybind_fail("GGML_BLAS=ON with GGML_BLAS_VENDOR=${vendor}, but CMake found no "
             "${vendor} BLAS library."
-            "Fix: install ${hint}. Or pick another vendor with -DGGML_BLAS_VENDOR=... "
+            "\nFix: install ${hint}. Or pick another vendor with -DGGML_BLAS_VENDOR=... "
             "(OpenBLAS, FLAME, Intel10_64lp, Apple, Generic), or drop -DGGML_BLAS=ON.")
     endif()
     # ggml needs cblas.h as well; FindBLAS only looks for the library.
@@ -136,13 +165,13 @@ function(_llama_pybind_check_blas)
         if(NOT _LP_CBLAS_DIR)
             llama_pybind_fail("GGML_BLAS=ON: the ${vendor} library was found (${BLAS_LIBRARIES}) "
                 "but not its header cblas.h."
-                "Fix: install the development package: ${hint}; or pass "
+                "\nFix: install the development package: ${hint}; or pass "
                 "-DBLAS_INCLUDE_DIRS=/path/to/folder/with/cblas.h in CMAKE_ARGS.")
         endif()
         if(NOT PKG_CONFIG_FOUND)
             llama_pybind_fail("GGML_BLAS=ON needs pkg-config to locate the BLAS headers, and "
                 "pkg-config was not found."
-                "Fix: install it (Debian/Ubuntu `sudo apt-get install pkg-config`, macOS "
+                "\nFix: install it (Debian/Ubuntu `sudo apt-get install pkg-config`, macOS "
                 "`brew install pkg-config`).")
         endif()
     endif()
@@ -165,24 +194,24 @@ function(_llama_pybind_check_vulkan)
     string(JOIN "" install_hint ${install_hint})
     if(NOT Vulkan_FOUND AND NOT Vulkan_INCLUDE_DIR)
         llama_pybind_fail("GGML_VULKAN=ON was requested, but the Vulkan headers and loader "
-            "were not found." "Fix: install ${install_hint}.")
+            "were not found." "\nFix: install ${install_hint}.")
     endif()
     if(NOT Vulkan_glslc_FOUND AND NOT Vulkan_GLSLC_EXECUTABLE)
         llama_pybind_fail("GGML_VULKAN=ON: the Vulkan headers were found, but not the shader "
             "compiler glslc, which llama.cpp needs to build its shaders."
-            "Fix: install ${install_hint}.")
+            "\nFix: install ${install_hint}.")
     endif()
     if(Vulkan_VERSION AND Vulkan_VERSION VERSION_LESS LLAMA_PYBIND_VULKAN_MIN_VERSION)
         llama_pybind_fail("GGML_VULKAN=ON: the Vulkan headers found (${Vulkan_INCLUDE_DIR}) are "
             "version ${Vulkan_VERSION}; this llama.cpp's Vulkan backend needs "
             "${LLAMA_PYBIND_VULKAN_MIN_VERSION} or newer (Debian 12 \"bookworm\" ships 1.3.239)."
-            "Fix: install newer headers: the LunarG Vulkan SDK (set VULKAN_SDK to it), or "
+            "\nFix: install newer headers: the LunarG Vulkan SDK (set VULKAN_SDK to it), or "
             "libvulkan-dev from bookworm-backports / Debian 13, Ubuntu 24.04 or newer.")
     endif()
     find_package(SPIRV-Headers CONFIG QUIET)
     if(NOT SPIRV-Headers_FOUND)
         llama_pybind_fail("GGML_VULKAN=ON: the SPIR-V headers (CMake package SPIRV-Headers) "
-            "were not found." "Fix: install ${install_hint}.")
+            "were not found." "\nFix: install ${install_hint}.")
     endif()
 endfunction()
 
@@ -195,7 +224,7 @@ function(_llama_pybind_check_hip)
     if(NOT _LP_HIPCONFIG)
         llama_pybind_fail("GGML_HIP=ON was requested, but ROCm/HIP was not found (looked for "
             "hipconfig in ROCM_PATH, HIP_PATH, PATH and /opt/rocm/bin)."
-            "Fix: install ROCm (https://rocm.docs.amd.com), set ROCM_PATH, and build with "
+            "\nFix: install ROCm (https://rocm.docs.amd.com), set ROCM_PATH, and build with "
             "CC=/opt/rocm/llvm/bin/clang CXX=/opt/rocm/llvm/bin/clang++. Without an AMD GPU, "
             "drop -DGGML_HIP=ON; -DGGML_VULKAN=ON also runs on AMD GPUs.")
     endif()

@@ -83,7 +83,13 @@ function(_llama_pybind_bool_value value out)
 endfunction()
 
 # Set MODERN from the legacy LEGACY=VALUE and print the notice line.
+# An optional fourth argument is the value the user wrote, when it differs
+# from the value the modern flag gets (LLAMA_OPENBLAS=on -> vendor OpenBLAS).
 function(_llama_pybind_apply_legacy legacy modern value)
+    set(written "${value}")
+    if(ARGC GREATER 3)
+        set(written "${ARGV3}")
+    endif()
     if(modern MATCHES "_VENDOR$|_TARGET$")
         set(new_value "${value}")
         set(type STRING)
@@ -107,16 +113,16 @@ function(_llama_pybind_apply_legacy legacy modern value)
     endif()
     if(DEFINED CACHE{${modern}} AND modern_help MATCHES "^No help, variable specified on the command line"
        AND NOT given STREQUAL new_value)
-        message(NOTICE "llama-cpp-pybind: -D${legacy}=${value} is a legacy name for "
+        message(NOTICE "llama-cpp-pybind: -D${legacy}=${written} is a legacy name for "
                        "${modern}; -D${modern}=${${modern}} is also given and wins.")
         set(new_value "${${modern}}")
     else()
         set(${modern} "${new_value}" CACHE ${type} "set from legacy flag ${legacy}" FORCE)
-        message(NOTICE "llama-cpp-pybind: -D${legacy}=${value} is a legacy flag; building with "
+        message(NOTICE "llama-cpp-pybind: -D${legacy}=${written} is a legacy flag; building with "
                        "-D${modern}=${new_value}.${extra}")
     endif()
     set(translated ${LLAMA_PYBIND_TRANSLATED})
-    list(APPEND translated "${legacy}=${value}>${modern}=${new_value}")
+    list(APPEND translated "${legacy}=${written}>${modern}=${new_value}")
     set(LLAMA_PYBIND_TRANSLATED "${translated}" CACHE INTERNAL "")
 endfunction()
 
@@ -142,7 +148,7 @@ function(llama_pybind_translate_legacy_flags)
     if(DEFINED CACHE{LLAMA_OPENBLAS} OR DEFINED LLAMA_OPENBLAS)
         _llama_pybind_apply_legacy(LLAMA_OPENBLAS GGML_BLAS "${LLAMA_OPENBLAS}")
         if(LLAMA_OPENBLAS)
-            _llama_pybind_apply_legacy(LLAMA_OPENBLAS GGML_BLAS_VENDOR OpenBLAS)
+            _llama_pybind_apply_legacy(LLAMA_OPENBLAS GGML_BLAS_VENDOR OpenBLAS "${LLAMA_OPENBLAS}")
         endif()
         unset(LLAMA_OPENBLAS CACHE)
         unset(LLAMA_OPENBLAS PARENT_SCOPE)

@@ -1,8 +1,10 @@
 // Context area: a llama_context over a model, decoding token batches and
 // reading the logits of the last token.
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bindings.hpp"
@@ -24,9 +26,10 @@ public:
         params.n_batch = n_batch;
         params.n_ubatch = n_ubatch == 0 ? n_batch : n_ubatch;
         params.n_seq_max = 1;
-        if (n_threads > 0) {
-            params.n_threads = n_threads;
+        if (n_threads <= 0) {
+            n_threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
         }
+        params.n_threads = n_threads;
         params.n_threads_batch = n_threads_batch > 0 ? n_threads_batch : params.n_threads;
         params.embeddings = embeddings;
         unsigned long long since = log_capture::mark();
@@ -45,7 +48,7 @@ public:
     Context &operator=(const Context &) = delete;
 
     void close() {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock = lock_without_gil();
         if (ctx_ != nullptr) {
             llama_free(ctx_);
             ctx_ = nullptr;
@@ -56,7 +59,7 @@ public:
 
     // Append `tokens` to sequence 0 and evaluate them; logits are kept for the last one.
     void decode(const std::vector<llama_token> &tokens) {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock = lock_without_gil();
         llama_context *ctx = get();
         if (tokens.empty()) {
             throw std::invalid_argument("decode() needs at least one token");
@@ -104,7 +107,7 @@ public:
     }
 
     py::array_t<float> logits() {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock = lock_without_gil();
         llama_context *ctx = get();
         if (!has_logits_) {
             throw std::invalid_argument("no logits yet: decode() some tokens first");
@@ -120,7 +123,7 @@ public:
     }
 
     void clear() {
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock = lock_without_gil();
         llama_memory_clear(llama_get_memory(get()), true);
         n_past_ = 0;
         has_logits_ = false;
@@ -131,6 +134,21 @@ public:
     size_t n_past() const { return n_past_; }
 
 private:
+    // Wait for the context's mutex with the GIL released: a thread that holds the
+    // mutex may need the GIL back (after a decode) before it can let go of it.
+    std::unique_lock<std::mutex> lock_without_gil() {
+        std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+        if (!lock.try_lock()) {
+            if (PyGILState_Check()) {
+                py::gil_scoped_release release;
+                lock.lock();
+            } else {
+                lock.lock();
+            }
+        }
+        return lock;
+    }
+
     llama_context *get() const {
         if (ctx_ == nullptr) {
             throw closed_object("the context is closed; create a new one to use it");
@@ -176,7 +194,7 @@ void register_context(py::module_ &m) {
              }),
              py::arg("model"), py::arg("n_ctx") = 512, py::arg("n_batch") = 512, py::arg("n_ubatch") = 0,
              py::arg("n_threads") = 0, py::arg("n_threads_batch") = 0, py::arg("embeddings") = false,
-             "Create a context over `model` (n_threads 0 = llama.cpp's default).")
+             "Create a context over `model` (n_threads 0 = one per hardware thread).")
         .def("decode", &Context::decode, py::arg("tokens"),
              "Evaluate `tokens` after those already decoded; keeps the last token's logits.")
         .def("logits", &Context::logits, "Logits of the last decoded token: a float32 array of n_vocab values.")

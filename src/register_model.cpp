@@ -18,9 +18,7 @@ void check_model_file(const std::string &path) {
     const fs::path p = fs::u8path(path);
     const fs::file_status status = fs::status(p, ec);
     if (ec || !fs::exists(status)) {
-        throw file_not_found("model file not found: '" + path +
-                                 "' (check the path; relative paths start from the current directory)",
-                             path);
+        throw file_not_found("model file not found (relative paths start from the current directory)", path);
     }
     if (fs::is_directory(status)) {
         throw invalid_model("model path '" + path + "' is a directory; pass the path of a .gguf file");

@@ -216,7 +216,8 @@ def fetch_with_git(lock: dict, dest: Path) -> bool:
             log(f"git timed out after {GIT_TIMEOUT_S} s: {' '.join(step[1:4])}")
             return False
         if result.returncode != 0:
-            log(f"git failed: {result.stderr.strip().splitlines()[-1:] or result.returncode}")
+            lines = result.stderr.strip().splitlines()
+            log(f"git failed: {lines[-1] if lines else f'exit code {result.returncode}'}")
             return False
     head = git_head(dest)
     if head != commit:

@@ -1,0 +1,38 @@
+"""Shared fixtures: the repository layout, the pinned llama.cpp tree, the test model."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VENDOR_TREE = REPO / "vendor" / "llama.cpp"
+
+
+def load_script(name: str, path: Path):
+    """Import a repository script (vendor/, ci/) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_tree() -> Path:
+    """The pinned llama.cpp tree, fetched if a build has not done it yet."""
+    if not (VENDOR_TREE / "CMakeLists.txt").is_file():
+        subprocess.run([sys.executable, str(REPO / "vendor" / "fetch_llama_cpp.py")], check=True)
+    return VENDOR_TREE
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """SmolLM2-135M-Instruct Q4_1: real weights, downloaded once and sha256-checked."""
+    fetcher = load_script("fetch_test_model", REPO / "ci" / "fetch_test_model.py")
+    return fetcher.fetch_test_model()

@@ -1,0 +1,68 @@
+"""Tokenizer round trips on llama.cpp's own vocab-only GGUFs and their expected outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llama_cpp import _core
+
+VOCABS = ["llama-spm", "llama-bpe", "phi-3", "qwen2", "gpt-2", "falcon"]
+SEPARATOR = "\n__ggml_vocab_test__\n"
+
+
+def read_cases(tree: Path, vocab: str) -> list[tuple[str, list[int]]]:
+    base = tree / "models" / f"ggml-vocab-{vocab}.gguf"
+    raw = base.with_name(base.name + ".inp").read_bytes().decode("utf-8")
+    inputs = raw.split(SEPARATOR)
+    if raw.endswith(SEPARATOR):
+        inputs.pop()  # the file ends with a separator, as llama.cpp's reader expects
+    outputs = base.with_name(base.name + ".out").read_bytes().decode("utf-8").split("\n")
+    if outputs and outputs[-1] == "":
+        outputs.pop()
+    assert len(inputs) == len(outputs), f"{vocab}: {len(inputs)} inputs, {len(outputs)} outputs"
+    return [(text, [int(t) for t in line.split()]) for text, line in zip(inputs, outputs)]
+
+
+@pytest.mark.parametrize("vocab", VOCABS)
+def test_tokenize_matches_llama_cpp_expectations(llama_cpp_tree: Path, vocab: str) -> None:
+    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    cases = read_cases(llama_cpp_tree, vocab)
+    assert len(cases) > 20
+    for text, expected in cases:
+        assert model.tokenize(text, add_special=False, parse_special=False) == expected, text
+
+
+@pytest.mark.parametrize("vocab", ["llama-bpe", "qwen2", "gpt-2"])
+def test_pieces_reassemble_the_text(llama_cpp_tree: Path, vocab: str) -> None:
+    # byte-level BPE vocabularies reproduce any text exactly, piece by piece
+    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    for text, _ in read_cases(llama_cpp_tree, vocab):
+        tokens = model.tokenize(text, add_special=False)
+        assert b"".join(model.token_to_piece(t) for t in tokens) == text.encode("utf-8")
+
+
+def test_detokenize_inverts_tokenize(llama_cpp_tree: Path) -> None:
+    model = _core.Model(str(llama_cpp_tree / "models" / "ggml-vocab-qwen2.gguf"), vocab_only=True)
+    for text, _ in read_cases(llama_cpp_tree, "qwen2"):
+        assert model.detokenize(model.tokenize(text, add_special=False)).decode("utf-8") == text
+
+
+@pytest.mark.parametrize("vocab", ["llama-bpe", "gpt-2"])
+def test_detokenize_cleans_spaces_like_the_reference_tokenizer(llama_cpp_tree: Path, vocab: str) -> None:
+    # these vocabularies ask for clean_up_tokenization_spaces: " ?" becomes "?" and so on;
+    # nothing but spaces may differ
+    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    changed = 0
+    for text, _ in read_cases(llama_cpp_tree, vocab):
+        result = model.detokenize(model.tokenize(text, add_special=False)).decode("utf-8")
+        assert result.replace(" ", "") == text.replace(" ", "")
+        changed += result != text
+    assert changed > 0
+
+
+def test_vocab_only_model_has_no_weights(llama_cpp_tree: Path) -> None:
+    model = _core.Model(str(llama_cpp_tree / "models" / "ggml-vocab-llama-bpe.gguf"), vocab_only=True)
+    assert model.n_vocab == 128256
+    assert model.tokenize("Hello", add_special=True)[0] == model.token_bos
