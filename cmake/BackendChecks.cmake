@@ -67,7 +67,7 @@ function(_llama_pybind_check_cuda)
     if(NOT LLAMA_PYBIND_NVCC)
         list(APPEND searched "PATH" ${LLAMA_PYBIND_CUDA_SEARCH_PATHS})
         list(JOIN searched ", " searched_text)
-        llama_pybind_fail("GGML_CUDA=ON was requested, but no CUDA toolkit (nvcc) was found."
+        llama_pybind_fail("GGML_CUDA=ON was requested, but no CUDA toolkit (nvcc) was found.\n"
             "Searched: CUDACXX (unset), ${searched_text}.\n"
             "\nFix: install the CUDA toolkit (not only the driver), then either put its bin/ on "
             "PATH, or set CUDACXX=/path/to/cuda/bin/nvcc, or pass "
@@ -230,12 +230,76 @@ function(_llama_pybind_check_hip)
     endif()
 endfunction()
 
+# SYCL needs Intel's oneAPI DPC++ compiler as the C++ compiler of the whole build.
+function(_llama_pybind_check_sycl)
+    if(NOT GGML_SYCL)
+        return()
+    endif()
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "IntelLLVM")
+        llama_pybind_fail("GGML_SYCL=ON was requested, but the C++ compiler is "
+            "${CMAKE_CXX_COMPILER_ID} (${CMAKE_CXX_COMPILER}); the SYCL backend needs Intel's "
+            "oneAPI DPC++ compiler (icpx)."
+            "\nFix: install the Intel oneAPI Base Toolkit, run "
+            "`source /opt/intel/oneapi/setvars.sh`, then build with CC=icx CXX=icpx. For Intel "
+            "GPUs without oneAPI, -DGGML_VULKAN=ON also works.")
+    endif()
+endfunction()
+
+# CANN (Huawei Ascend NPUs) needs the CANN toolkit's environment.
+function(_llama_pybind_check_cann)
+    if(NOT GGML_CANN)
+        return()
+    endif()
+    if(NOT CANN_INSTALL_DIR AND NOT DEFINED ENV{ASCEND_TOOLKIT_HOME})
+        llama_pybind_fail("GGML_CANN=ON was requested, but the Ascend CANN toolkit was not found "
+            "(neither -DCANN_INSTALL_DIR nor the ASCEND_TOOLKIT_HOME environment variable is set)."
+            "\nFix: install the CANN toolkit and run its "
+            "`source /usr/local/Ascend/ascend-toolkit/set_env.sh` before pip install; without an "
+            "Ascend NPU, drop -DGGML_CANN=ON.")
+    endif()
+endfunction()
+
 function(llama_pybind_check_backends)
     _llama_pybind_check_metal()
     _llama_pybind_check_cuda()
     _llama_pybind_check_blas()
     _llama_pybind_check_vulkan()
     _llama_pybind_check_hip()
+    _llama_pybind_check_sycl()
+    _llama_pybind_check_cann()
+endfunction()
+
+# Is `b` a likely intended spelling of `a`?  One is the other plus or minus up
+# to two trailing characters, or they have the same length and differ in at
+# most two places.
+function(_llama_pybind_is_near a b out)
+    set(${out} FALSE PARENT_SCOPE)
+    string(LENGTH "${a}" len_a)
+    string(LENGTH "${b}" len_b)
+    math(EXPR diff "${len_a} - ${len_b}")
+    if(diff LESS -2 OR diff GREATER 2)
+        return()
+    endif()
+    if(NOT diff EQUAL 0)
+        string(FIND "${a}" "${b}" a_has_b)
+        string(FIND "${b}" "${a}" b_has_a)
+        if(a_has_b EQUAL 0 OR b_has_a EQUAL 0)
+            set(${out} TRUE PARENT_SCOPE)
+        endif()
+        return()
+    endif()
+    set(mismatches 0)
+    math(EXPR last "${len_a} - 1")
+    foreach(i RANGE ${last})
+        string(SUBSTRING "${a}" ${i} 1 ca)
+        string(SUBSTRING "${b}" ${i} 1 cb)
+        if(NOT ca STREQUAL cb)
+            math(EXPR mismatches "${mismatches} + 1")
+        endif()
+    endforeach()
+    if(mismatches LESS_EQUAL 2)
+        set(${out} TRUE PARENT_SCOPE)
+    endif()
 endfunction()
 
 # After add_subdirectory: GGML_* flags no ggml option declared are typos.
@@ -259,9 +323,8 @@ function(llama_pybind_warn_unknown_ggml_flags)
             set(close "")
             string(LENGTH "${var}" len)
             foreach(candidate IN LISTS known)
-                string(FIND "${candidate}" "${var}" a)
-                string(FIND "${var}" "${candidate}" b)
-                if(a EQUAL 0 OR b EQUAL 0)
+                _llama_pybind_is_near("${var}" "${candidate}" near)
+                if(near)
                     list(APPEND close ${candidate})
                 endif()
             endforeach()

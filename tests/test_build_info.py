@@ -15,9 +15,30 @@ LOCK = json.loads((REPO / "vendor" / "llama.cpp.lock.json").read_text())
 
 # CPU features known both to the build info and to ggml's CPU backend report.
 ISA_NAMES = {
-    "SSE3", "SSSE3", "AVX", "AVX_VNNI", "AVX2", "F16C", "FMA", "BMI2", "AVX512", "AVX512_VBMI",
-    "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "NEON", "ARM_FMA", "FP16_VA", "MATMUL_INT8", "SVE",
-    "DOTPROD", "SME", "RISCV_V", "VSX", "VXE", "WASM_SIMD",
+    "SSE3",
+    "SSSE3",
+    "AVX",
+    "AVX_VNNI",
+    "AVX2",
+    "F16C",
+    "FMA",
+    "BMI2",
+    "AVX512",
+    "AVX512_VBMI",
+    "AVX512_VNNI",
+    "AVX512_BF16",
+    "AMX_INT8",
+    "NEON",
+    "ARM_FMA",
+    "FP16_VA",
+    "MATMUL_INT8",
+    "SVE",
+    "DOTPROD",
+    "SME",
+    "RISCV_V",
+    "VSX",
+    "VXE",
+    "WASM_SIMD",
 }
 
 

@@ -30,7 +30,12 @@ def test_model_properties(model: _core.Model) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Hello, world!", "日本語のテキスト", "emoji 🦙🚀 and accents: déjà vu", "  spaces\tand\nlines  "],
+    [
+        "Hello, world!",
+        "日本語のテキスト",
+        "emoji 🦙🚀 and accents: déjà vu",
+        "  spaces\tand\nlines  ",
+    ],
 )
 def test_tokenize_detokenize_round_trip(model: _core.Model, text: str) -> None:
     tokens = model.tokenize(text, add_special=False)
@@ -60,7 +65,9 @@ def test_decode_gives_finite_logits_and_a_sensible_next_token(model: _core.Model
 
 
 def test_decode_is_deterministic_and_chunked_like_whole(model: _core.Model) -> None:
-    tokens = model.tokenize("Once upon a time, in a land far away, there lived a", add_special=False)
+    tokens = model.tokenize(
+        "Once upon a time, in a land far away, there lived a", add_special=False
+    )
     whole = _core.Context(model, n_ctx=128, n_batch=64, n_threads=2)
     whole.decode(tokens)
     chunked = _core.Context(model, n_ctx=128, n_batch=4, n_threads=2)
@@ -91,7 +98,9 @@ def test_context_overflow_names_both_counts(model: _core.Model) -> None:
     context = _core.Context(model, n_ctx=32, n_threads=2)
     n_ctx = context.n_ctx  # llama.cpp may round the requested size up
     assert n_ctx >= 32
-    with pytest.raises(ValueError, match=rf"cannot decode {n_ctx + 8} tokens after 0: .* n_ctx={n_ctx}"):
+    with pytest.raises(
+        ValueError, match=rf"cannot decode {n_ctx + 8} tokens after 0: .* n_ctx={n_ctx}"
+    ):
         context.decode([1] * (n_ctx + 8))
     context.decode([1] * (n_ctx - 2))
     with pytest.raises(ValueError, match=rf"cannot decode 3 tokens after {n_ctx - 2}"):
@@ -118,8 +127,11 @@ def test_empty_decode_is_a_value_error(model: _core.Model) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_ctx": -1}, "n_ctx must be >= 0"), ({"n_batch": 0}, "n_batch must be > 0"),
-     ({"n_ubatch": -5}, "n_ubatch must be >= 0")],
+    [
+        ({"n_ctx": -1}, "n_ctx must be >= 0"),
+        ({"n_batch": 0}, "n_batch must be > 0"),
+        ({"n_ubatch": -5}, "n_ubatch must be >= 0"),
+    ],
 )
 def test_bad_context_parameters(model: _core.Model, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -53,7 +53,9 @@ def truncated_copy(model_path: Path, tmp_path: Path, fraction: float) -> Path:
 
 
 @pytest.mark.parametrize("fraction", [0.0001, 0.01, 0.5, 0.999])
-def test_truncated_model_is_a_value_error(model_path: Path, tmp_path: Path, fraction: float) -> None:
+def test_truncated_model_is_a_value_error(
+    model_path: Path, tmp_path: Path, fraction: float
+) -> None:
     path = truncated_copy(model_path, tmp_path, fraction)
     with pytest.raises(ValueError) as caught:
         _core.Model(str(path))

@@ -27,7 +27,9 @@ def read_cases(tree: Path, vocab: str) -> list[tuple[str, list[int]]]:
 
 @pytest.mark.parametrize("vocab", VOCABS)
 def test_tokenize_matches_llama_cpp_expectations(llama_cpp_tree: Path, vocab: str) -> None:
-    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    model = _core.Model(
+        str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True
+    )
     cases = read_cases(llama_cpp_tree, vocab)
     assert len(cases) > 20
     for text, expected in cases:
@@ -37,7 +39,9 @@ def test_tokenize_matches_llama_cpp_expectations(llama_cpp_tree: Path, vocab: st
 @pytest.mark.parametrize("vocab", ["llama-bpe", "qwen2", "gpt-2"])
 def test_pieces_reassemble_the_text(llama_cpp_tree: Path, vocab: str) -> None:
     # byte-level BPE vocabularies reproduce any text exactly, piece by piece
-    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    model = _core.Model(
+        str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True
+    )
     for text, _ in read_cases(llama_cpp_tree, vocab):
         tokens = model.tokenize(text, add_special=False)
         assert b"".join(model.token_to_piece(t) for t in tokens) == text.encode("utf-8")
@@ -50,10 +54,14 @@ def test_detokenize_inverts_tokenize(llama_cpp_tree: Path) -> None:
 
 
 @pytest.mark.parametrize("vocab", ["llama-bpe", "gpt-2"])
-def test_detokenize_cleans_spaces_like_the_reference_tokenizer(llama_cpp_tree: Path, vocab: str) -> None:
+def test_detokenize_cleans_spaces_like_the_reference_tokenizer(
+    llama_cpp_tree: Path, vocab: str
+) -> None:
     # these vocabularies ask for clean_up_tokenization_spaces: " ?" becomes "?" and so on;
     # nothing but spaces may differ
-    model = _core.Model(str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True)
+    model = _core.Model(
+        str(llama_cpp_tree / "models" / f"ggml-vocab-{vocab}.gguf"), vocab_only=True
+    )
     changed = 0
     for text, _ in read_cases(llama_cpp_tree, vocab):
         result = model.detokenize(model.tokenize(text, add_special=False)).decode("utf-8")
@@ -63,6 +71,8 @@ def test_detokenize_cleans_spaces_like_the_reference_tokenizer(llama_cpp_tree: P
 
 
 def test_vocab_only_model_has_no_weights(llama_cpp_tree: Path) -> None:
-    model = _core.Model(str(llama_cpp_tree / "models" / "ggml-vocab-llama-bpe.gguf"), vocab_only=True)
+    model = _core.Model(
+        str(llama_cpp_tree / "models" / "ggml-vocab-llama-bpe.gguf"), vocab_only=True
+    )
     assert model.n_vocab == 128256
     assert model.tokenize("Hello", add_special=True)[0] == model.token_bos

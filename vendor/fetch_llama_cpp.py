@@ -29,7 +29,6 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 VENDOR_DIR = Path(__file__).resolve().parent
 LOCK_PATH = VENDOR_DIR / "llama.cpp.lock.json"
@@ -91,13 +90,16 @@ def subset_digest(root: Path, lock: dict) -> str:
     return digest.hexdigest()
 
 
-def git_head(path: Path) -> Optional[str]:
+def git_head(path: Path) -> str | None:
     if not (path / ".git").exists():
         return None
     try:
         result = subprocess.run(
             ["git", "-C", str(path), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -105,7 +107,7 @@ def git_head(path: Path) -> Optional[str]:
     return head if result.returncode == 0 and len(head) == 40 else None
 
 
-def read_marker(tree: Path) -> Optional[dict]:
+def read_marker(tree: Path) -> dict | None:
     try:
         return json.loads((tree / MARKER_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -226,7 +228,7 @@ def fetch_with_git(lock: dict, dest: Path) -> bool:
     return True
 
 
-def find_or_download_sdist(lock: dict) -> Optional[Path]:
+def find_or_download_sdist(lock: dict) -> Path | None:
     sdist = lock["sources"]["sdist"]
     candidates = []
     if os.environ.get("LLAMA_CPP_PYBIND_SDIST"):
@@ -239,14 +241,22 @@ def find_or_download_sdist(lock: dict) -> Optional[Path]:
     requirement = f"{sdist['name']}=={sdist['version']}"
     DOWNLOAD_DIR.mkdir(parents=True, exist_ok=True)
     base = [
-        sys.executable, "-m", "pip", "download", "--no-deps",
-        "--no-binary", sdist["name"], "--disable-pip-version-check",
-        "-d", str(DOWNLOAD_DIR), requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        sdist["name"],
+        "--disable-pip-version-check",
+        "-d",
+        str(DOWNLOAD_DIR),
+        requirement,
     ]
     # Without build isolation pip reads the sdist's metadata with the build
     # backend already at hand instead of installing (or compiling) its
     # build requirements first; with isolation it still works, only slower.
-    for command in (base + ["--no-build-isolation"], base):
+    for command in ([*base, "--no-build-isolation"], base):
         log(f"trying the package index: pip download {requirement} (source archive)")
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode == 0 and candidates[-1].is_file():
@@ -274,7 +284,7 @@ def extract_sdist(lock: dict, archive: Path, dest: Path) -> None:
         for member in tar.getmembers():
             if not member.name.startswith(prefix):
                 continue
-            rel = member.name[len(prefix):]
+            rel = member.name[len(prefix) :]
             if not rel or rel == ".git" or rel.startswith(".git/"):
                 continue
             if member.issym() or member.islnk() or rel.startswith("/") or ".." in rel.split("/"):
@@ -341,10 +351,11 @@ def ensure_tree() -> Path:
     return TREE_DIR
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--digest", metavar="DIR",
+        "--digest",
+        metavar="DIR",
         help="print the build-subset digest of a llama.cpp tree (to update the lock) and exit",
     )
     args = parser.parse_args(argv)

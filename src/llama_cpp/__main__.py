@@ -20,8 +20,10 @@ from llama_cpp import _core
 
 def print_summary() -> None:
     info = llama_cpp.build_info()
-    print(f"llama-cpp-pybind {info['package_version']} ({info['mode']} build), "
-          f"llama.cpp {info['llama_cpp_commit'][:12]}")
+    print(
+        f"llama-cpp-pybind {info['package_version']} ({info['mode']} build), "
+        f"llama.cpp {info['llama_cpp_commit'][:12]}"
+    )
     print(f"  backends compiled : {', '.join(info['backends'])}")
     print(f"  CPU features      : {' '.join(info['cpu_features'])}")
     print(f"  CMAKE_ARGS        : {info['cmake_args'] or '(none)'}")
@@ -29,8 +31,10 @@ def print_summary() -> None:
         print(f"  legacy flag       : {legacy['given']} -> {legacy['became']}")
     for device in llama_cpp.devices():
         memory = device["memory_total"] / 2**30
-        print(f"  device            : {device['name']} ({device['type']}, {device['description']}, "
-              f"{memory:.1f} GiB)")
+        print(
+            f"  device            : {device['name']} ({device['type']}, {device['description']}, "
+            f"{memory:.1f} GiB)"
+        )
     print(f"  system info       : {llama_cpp.system_info()}")
 
 
@@ -60,8 +64,11 @@ def generate(model_path: str, prompt: str, n_tokens: int, n_threads: int) -> Non
         generated += 1
     gen_s = time.perf_counter() - start
     print(pending.decode("utf-8", errors="replace"))
-    print(f"\n[{len(tokens)} prompt tokens in {prompt_s * 1000:.0f} ms, {generated} tokens generated "
-          f"at {generated / gen_s if gen_s else 0:.1f} tokens/s]", file=sys.stderr)
+    print(
+        f"\n[{len(tokens)} prompt tokens in {prompt_s * 1000:.0f} ms, {generated} tokens generated "
+        f"at {generated / gen_s if gen_s else 0:.1f} tokens/s]",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
