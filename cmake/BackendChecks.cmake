@@ -6,8 +6,13 @@
 include_guard(GLOBAL)
 
 # Stop configuring: the arguments, joined, say what is wrong and the fix.
+# (ARGV<i> one by one: a ";" inside a message must not split it.)
 function(llama_pybind_fail)
-    string(JOIN "" text ${ARGV})
+    set(text "")
+    math(EXPR last "${ARGC} - 1")
+    foreach(i RANGE ${last})
+        string(APPEND text "${ARGV${i}}")
+    endforeach()
     message(FATAL_ERROR "llama-cpp-pybind: ${text}")
 endfunction()
 
@@ -178,9 +183,12 @@ function(_llama_pybind_check_blas)
     message(STATUS "llama-cpp-pybind: BLAS (${vendor}) ${BLAS_LIBRARIES}")
 endfunction()
 
-# llama.cpp's Vulkan backend uses vulkan.hpp features newer than some
-# distributions ship (Debian 12 has 1.3.239); say so before the compiler does.
-set(LLAMA_PYBIND_VULKAN_MIN_VERSION "1.3.275" CACHE STRING
+# llama.cpp's Vulkan backend creates its instance with VK_EXT_layer_settings
+# (vk::LayerSettingEXT, vk::LayerSettingsCreateInfoEXT), which entered the
+# public Vulkan headers in 1.3.272. Compiling ggml-vulkan.cpp against Debian
+# 12's 1.3.239 headers fails on exactly those names, so say so before the
+# compiler does.
+set(LLAMA_PYBIND_VULKAN_MIN_VERSION "1.3.272" CACHE STRING
     "oldest Vulkan headers this llama.cpp's Vulkan backend compiles with")
 
 function(_llama_pybind_check_vulkan)

@@ -341,3 +341,29 @@ def test_cmake_args_env_is_recorded(configure) -> None:
     assert result.build_info()["legacy_flags"] == [
         {"given": "LLAMA_AVX2=ON", "became": "GGML_AVX2=ON"}
     ]
+
+
+def _vulkan_header_version() -> int | None:
+    header = Path("/usr/include/vulkan/vulkan_core.h")
+    if not header.is_file():
+        return None
+    match = re.search(r"#define VK_HEADER_VERSION (\d+)", header.read_text(encoding="utf-8"))
+    return int(match.group(1)) if match else None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the system Vulkan headers")
+def test_vulkan_request_names_missing_or_old_headers(configure) -> None:
+    version = _vulkan_header_version()
+    result = configure("-DGGML_VULKAN=ON")
+    if version is None:
+        assert result.returncode != 0
+        assert "the Vulkan headers and loader were not found" in result.flat, result.log
+        assert "libvulkan-dev" in result.flat
+    elif version < 272:  # Debian 12 ships 1.3.239
+        assert result.returncode != 0
+        assert f"are version 1.3.{version}; this llama.cpp's Vulkan backend needs 1.3.272" in (
+            result.flat
+        ), result.log
+        assert "LunarG Vulkan SDK" in result.flat
+    else:
+        _assert_configured_or_clear_error(result, "Vulkan")

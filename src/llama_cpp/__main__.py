@@ -1,4 +1,4 @@
-"""``python -m llama_cpp``: show what this build contains, or run a model.
+"""python -m llama_cpp: show what this build contains, or run a model.
 
     python -m llama_cpp                       # build summary and devices
     python -m llama_cpp --model M.gguf --prompt "Hello" [-n 32]
