@@ -13,5 +13,6 @@ void register_log(py::module_ &m);
 void register_backend(py::module_ &m);
 void register_model(py::module_ &m);
 void register_context(py::module_ &m);
+void register_sampler(py::module_ &m);
 
 }  // namespace llama_pybind

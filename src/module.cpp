@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     register_backend(m);
     register_model(m);
     register_context(m);
+    register_sampler(m);
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from llama_cpp import _core
 
+PROTOCOL_METHODS = {"__init__", "__len__", "__iter__", "__getitem__", "__enter__", "__exit__"}
 STUB = Path(__file__).resolve().parents[1] / "src" / "llama_cpp" / "_core.pyi"
 
 
@@ -63,7 +64,7 @@ def test_functions_and_methods_match() -> None:
         if isinstance(node, ast.ClassDef) and node.name != "LlamaError":
             cls = getattr(_core, node.name)
             members = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
-            runtime = {n for n in vars(cls) if not n.startswith("_")} | {"__init__"}
+            runtime = {n for n in vars(cls) if not n.startswith("_") or n in PROTOCOL_METHODS}
             assert set(members) == runtime, node.name
             for name, member in members.items():
                 attribute = inspect.getattr_static(cls, name)
