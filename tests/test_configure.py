@@ -242,6 +242,8 @@ def test_cudacxx_pointing_nowhere_is_named(configure) -> None:
 
 
 def test_cuda_without_toolkit_says_what_was_searched(configure, tmp_path: Path) -> None:
+    if Path("/usr/bin/nvcc").exists():
+        pytest.skip("nvcc is installed in /usr/bin")
     env = {"PATH": "/usr/bin:/bin", "CUDAToolkit_ROOT": "", "CUDA_PATH": "", "CUDACXX": ""}
     result = configure(
         "-DLLAMA_CUBLAS=ON",
@@ -250,8 +252,6 @@ def test_cuda_without_toolkit_says_what_was_searched(configure, tmp_path: Path) 
         "-DLLAMA_PYBIND_CUDA_SEARCH_PATHS=/nonexistent/cuda/bin",
         env=env,
     )
-    if Path("/usr/bin/nvcc").exists():
-        pytest.skip("nvcc is installed in /usr/bin")
     assert result.returncode != 0
     assert "no CUDA toolkit (nvcc) was found" in result.flat
     assert f"CUDAToolkit_ROOT={tmp_path / 'no-cuda-here'}" in result.flat
