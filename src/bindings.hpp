@@ -14,5 +14,8 @@ void register_backend(py::module_ &m);
 void register_model(py::module_ &m);
 void register_context(py::module_ &m);
 void register_sampler(py::module_ &m);
+void register_generation(py::module_ &m);
+void register_lora(py::module_ &m);
+void register_chat(py::module_ &m);
 
 }  // namespace llama_pybind

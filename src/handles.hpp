@@ -47,4 +47,21 @@ private:
 // Raise ValueError unless 0 <= token < n_vocab.
 void check_token(const llama_vocab *vocab, llama_token token);
 
+// The bytes of one token (special: render control tokens too).
+std::string token_piece(const llama_vocab *vocab, llama_token token, bool special);
+
+}  // namespace llama_pybind
+
+namespace llama_pybind {
+
+// A LoRA adapter loaded for a model; it keeps the model alive, and is freed
+// with the model (llama.cpp frees adapters when their model goes).
+struct LoraAdapter {
+    LoraAdapter(std::shared_ptr<model_owner> model, llama_adapter_lora *adapter, std::string path)
+        : model(std::move(model)), adapter(adapter), path(std::move(path)) {}
+    std::shared_ptr<model_owner> model;
+    llama_adapter_lora *adapter;
+    std::string path;
+};
+
 }  // namespace llama_pybind

@@ -16,4 +16,7 @@ PYBIND11_MODULE(_core, m) {
     register_model(m);
     register_context(m);
     register_sampler(m);
+    register_generation(m);
+    register_lora(m);
+    register_chat(m);
 }

@@ -1,209 +1,577 @@
-// Context area: a llama_context over a model, decoding token batches and
-// reading the logits of the last token.
+// Context area: a llama_context over a model. Decoding into sequences, their
+// KV memory (truncate, copy, keep, shift), per-sequence state save/load,
+// embeddings, LoRA adapters and perf counters.
 #include <algorithm>
 #include <cmath>
-#include <mutex>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "bindings.hpp"
-#include "handles.hpp"
+#include "context.hpp"
 #include "log_capture.hpp"
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 namespace llama_pybind {
+
+// ---- Context ---------------------------------------------------------------
+
+Context::Context(const Model &model, const llama_context_params &params) : model_(model.owner()), params_(params) {
+    if (params_.n_threads <= 0) {
+        params_.n_threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    if (params_.n_threads_batch <= 0) {
+        params_.n_threads_batch = params_.n_threads;
+    }
+    if (params_.n_ubatch == 0 || params_.n_ubatch > params_.n_batch) {
+        params_.n_ubatch = params_.n_batch;
+    }
+    if (params_.n_seq_max == 0) {
+        params_.n_seq_max = 1;
+    }
+    unsigned long long since = log_capture::mark();
+    {
+        py::gil_scoped_release release;
+        ctx_ = llama_init_from_model(model_->model, params_);
+    }
+    if (ctx_ == nullptr) {
+        throw llama_error(with_llama_log("failed to create a llama.cpp context (n_ctx=" + std::to_string(params_.n_ctx) +
+                                             ", n_batch=" + std::to_string(params_.n_batch) +
+                                             ", n_seq_max=" + std::to_string(params_.n_seq_max) + ")",
+                                         since));
+    }
+    params_.n_ctx = llama_n_ctx(ctx_);
+    params_.n_batch = llama_n_batch(ctx_);
+    params_.n_ubatch = llama_n_ubatch(ctx_);
+    params_.pooling_type = llama_pooling_type(ctx_);
+    seq_tokens_.resize(llama_n_seq_max(ctx_));
+}
+
+Context::~Context() { close(); }
+
+void Context::close() {
+    std::unique_lock<std::mutex> lock = lock_without_gil();
+    if (ctx_ != nullptr) {
+        llama_free(ctx_);
+        ctx_ = nullptr;
+    }
+    seq_tokens_.clear();
+    model_.reset();
+}
+
+std::unique_lock<std::mutex> Context::lock_without_gil() {
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (!lock.try_lock()) {
+        if (PyGILState_Check()) {
+            py::gil_scoped_release release;
+            lock.lock();
+        } else {
+            lock.lock();
+        }
+    }
+    return lock;
+}
+
+llama_context *Context::get() const {
+    if (ctx_ == nullptr) {
+        throw closed_object("the context is closed; create a new one to use it");
+    }
+    return ctx_;
+}
+
+void Context::check_seq(int32_t seq) const {
+    if (seq < 0 || static_cast<size_t>(seq) >= seq_tokens_.size()) {
+        throw std::invalid_argument("sequence id " + std::to_string(seq) + " is out of range: this context has n_seq_max=" +
+                                    std::to_string(seq_tokens_.size()) + " (ids 0.." +
+                                    std::to_string(static_cast<long>(seq_tokens_.size()) - 1) + ")");
+    }
+}
+
+std::vector<llama_token> &Context::seq_tokens(int32_t seq) {
+    check_seq(seq);
+    return seq_tokens_[static_cast<size_t>(seq)];
+}
+
+int32_t Context::decode_locked(int32_t seq, const std::vector<llama_token> &tokens, bool all_logits,
+                               std::vector<float> *all_out) {
+    std::vector<llama_token> &history = seq_tokens_[static_cast<size_t>(seq)];
+    const size_t n_batch = llama_n_batch(ctx_);
+    const size_t n_vocab = static_cast<size_t>(llama_vocab_n_tokens(vocab()));
+    if (all_out != nullptr) {
+        all_out->resize(tokens.size() * n_vocab);
+    }
+    llama_batch batch = llama_batch_init(static_cast<int32_t>(n_batch), 0, 1);
+    int32_t rc = 0;
+    for (size_t start = 0; start < tokens.size() && rc == 0; start += n_batch) {
+        const size_t n = std::min(n_batch, tokens.size() - start);
+        batch.n_tokens = static_cast<int32_t>(n);
+        for (size_t i = 0; i < n; ++i) {
+            batch.token[i] = tokens[start + i];
+            batch.pos[i] = static_cast<llama_pos>(history.size() + i);
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = seq;
+            batch.logits[i] = all_logits || (start + i + 1 == tokens.size());
+        }
+        rc = llama_decode(ctx_, batch);
+        if (rc != 0) {
+            break;
+        }
+        history.insert(history.end(), tokens.begin() + static_cast<std::ptrdiff_t>(start),
+                       tokens.begin() + static_cast<std::ptrdiff_t>(start + n));
+        if (all_out != nullptr) {
+            for (size_t i = 0; i < n; ++i) {
+                const float *row = llama_get_logits_ith(ctx_, static_cast<int32_t>(i));
+                std::memcpy(all_out->data() + (start + i) * n_vocab, row, n_vocab * sizeof(float));
+            }
+        }
+    }
+    llama_batch_free(batch);
+    return rc;
+}
+
+bool Context::truncate_locked(int32_t seq, size_t keep) {
+    std::vector<llama_token> &history = seq_tokens_[static_cast<size_t>(seq)];
+    if (keep >= history.size()) {
+        return true;
+    }
+    if (!llama_memory_seq_rm(llama_get_memory(ctx_), seq, static_cast<llama_pos>(keep), -1)) {
+        return false;
+    }
+    history.resize(keep);
+    return true;
+}
+
+const char *Context::describe_decode_status(int32_t rc) {
+    switch (rc) {
+        case 1: return "no room in the KV cache for this batch: use a smaller batch or a larger n_ctx";
+        case 2: return "aborted";
+        case -1: return "invalid input batch";
+        default: return "fatal error in llama.cpp";
+    }
+}
+
 namespace {
 
-class Context {
-public:
-    Context(const Model &model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch, int32_t n_threads,
-            int32_t n_threads_batch, bool embeddings)
-        : model_(model.owner()) {
-        llama_context_params params = llama_context_default_params();
-        params.n_ctx = n_ctx;
-        params.n_batch = n_batch;
-        params.n_ubatch = n_ubatch == 0 ? n_batch : n_ubatch;
-        params.n_seq_max = 1;
-        if (n_threads <= 0) {
-            n_threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-        }
-        params.n_threads = n_threads;
-        params.n_threads_batch = n_threads_batch > 0 ? n_threads_batch : params.n_threads;
-        params.embeddings = embeddings;
-        unsigned long long since = log_capture::mark();
-        {
-            py::gil_scoped_release release;
-            ctx_ = llama_init_from_model(model_->model, params);
-        }
-        if (ctx_ == nullptr) {
-            throw llama_error(with_llama_log("failed to create a llama.cpp context (n_ctx=" + std::to_string(n_ctx) +
-                                                 ", n_batch=" + std::to_string(n_batch) + ")",
-                                             since));
+void require(bool ok, const std::string &message) {
+    if (!ok) {
+        throw std::invalid_argument(message);
+    }
+}
+
+void check_tokens(const Context &ctx, const std::vector<llama_token> &tokens) {
+    for (llama_token t : tokens) {
+        check_token(ctx.vocab(), t);
+    }
+}
+
+// ---- bound methods -----------------------------------------------------------
+
+py::object decode(Context &self, const std::vector<llama_token> &tokens, int32_t seq, bool all_logits) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    require(!tokens.empty(), "decode() needs at least one token");
+    check_tokens(self, tokens);
+    std::vector<llama_token> &history = self.seq_tokens(seq);
+    const size_t n_ctx = llama_n_ctx(ctx);
+    require(history.size() + tokens.size() <= n_ctx,
+            "cannot decode " + std::to_string(tokens.size()) + " tokens after " + std::to_string(history.size()) +
+                ": that needs " + std::to_string(history.size() + tokens.size()) +
+                " positions and the context has n_ctx=" + std::to_string(n_ctx) +
+                "; create the context with a larger n_ctx or clear() it");
+    unsigned long long since = log_capture::mark();
+    std::vector<float> all;
+    int32_t rc = 0;
+    {
+        py::gil_scoped_release release;
+        rc = self.decode_locked(seq, tokens, all_logits, all_logits ? &all : nullptr);
+    }
+    if (rc != 0) {
+        throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
+                                             Context::describe_decode_status(rc) + ")",
+                                         since));
+    }
+    if (!all_logits) {
+        return py::none();
+    }
+    const auto n_vocab = static_cast<py::ssize_t>(llama_vocab_n_tokens(self.vocab()));
+    py::array_t<float> out({static_cast<py::ssize_t>(tokens.size()), n_vocab});
+    std::copy(all.begin(), all.end(), out.mutable_data());
+    return out;
+}
+
+py::array_t<float> last_logits(Context &self) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    const int32_t n_vocab = llama_vocab_n_tokens(self.vocab());
+    const float *data = nullptr;
+    bool any = false;
+    for (int32_t s = 0; s < static_cast<int32_t>(self.params().n_seq_max) && !any; ++s) {
+        any = !self.seq_tokens(s).empty();
+    }
+    if (any) {
+        data = llama_get_logits_ith(ctx, -1);
+    }
+    require(data != nullptr, "no logits yet: decode() some tokens first");
+    py::array_t<float> out(n_vocab);
+    std::copy(data, data + n_vocab, out.mutable_data());
+    return out;
+}
+
+void clear(Context &self) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_memory_clear(llama_get_memory(self.get()), true);
+    for (int32_t s = 0; s < static_cast<int32_t>(self.params().n_seq_max); ++s) {
+        self.seq_tokens(s).clear();
+    }
+}
+
+void seq_clear(Context &self, int32_t seq) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    self.seq_tokens(seq).clear();
+    llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+}
+
+void truncate(Context &self, int32_t seq, int64_t keep) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    self.get();
+    self.check_seq(seq);
+    require(keep >= 0, "keep must be >= 0, got " + std::to_string(keep));
+    if (!self.truncate_locked(seq, static_cast<size_t>(keep))) {
+        throw llama_error("this model's memory cannot drop part of a sequence (recurrent model); clear it instead");
+    }
+}
+
+// Keep the longest common prefix of `tokens` and what `seq` holds, drop the
+// rest, and return how many tokens are kept: at most len(tokens) - 1, so the
+// caller always decodes at least one token and gets fresh logits.
+size_t reuse_prefix(Context &self, int32_t seq, const std::vector<llama_token> &tokens) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    std::vector<llama_token> &history = self.seq_tokens(seq);
+    size_t n = 0;
+    const size_t limit = std::min(history.size(), tokens.empty() ? 0 : tokens.size() - 1);
+    while (n < limit && history[n] == tokens[n]) {
+        ++n;
+    }
+    if (!self.truncate_locked(seq, n)) {
+        history.clear();
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+        return 0;
+    }
+    return n;
+}
+
+void seq_cp(Context &self, int32_t src, int32_t dst) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    self.check_seq(src);
+    self.check_seq(dst);
+    require(src != dst, "seq_cp needs two different sequences");
+    llama_memory_seq_rm(llama_get_memory(ctx), dst, -1, -1);
+    llama_memory_seq_cp(llama_get_memory(ctx), src, dst, -1, -1);
+    self.seq_tokens(dst) = self.seq_tokens(src);
+}
+
+void seq_keep(Context &self, int32_t seq) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    self.check_seq(seq);
+    llama_memory_seq_keep(llama_get_memory(ctx), seq);
+    for (int32_t s = 0; s < static_cast<int32_t>(self.params().n_seq_max); ++s) {
+        if (s != seq) {
+            self.seq_tokens(s).clear();
         }
     }
-    ~Context() { close(); }
-    Context(const Context &) = delete;
-    Context &operator=(const Context &) = delete;
+}
 
-    void close() {
-        std::unique_lock<std::mutex> lock = lock_without_gil();
-        if (ctx_ != nullptr) {
-            llama_free(ctx_);
-            ctx_ = nullptr;
-        }
-        model_.reset();
+// Context shift: forget `n_discard` tokens after the first `n_keep` and move
+// the later ones back, so generation can go on past n_ctx.
+void shift(Context &self, int32_t seq, int64_t n_keep, int64_t n_discard) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    std::vector<llama_token> &history = self.seq_tokens(seq);
+    require(n_keep >= 0 && n_discard > 0 && static_cast<size_t>(n_keep + n_discard) <= history.size(),
+            "shift needs 0 <= n_keep, 0 < n_discard and n_keep + n_discard <= the sequence length (" +
+                std::to_string(history.size()) + ")");
+    llama_memory_t mem = llama_get_memory(ctx);
+    if (!llama_memory_can_shift(mem)) {
+        throw llama_error("this model's memory cannot shift positions; use a larger n_ctx instead");
     }
-    bool closed() const { return ctx_ == nullptr; }
+    const auto keep = static_cast<llama_pos>(n_keep);
+    const auto discard = static_cast<llama_pos>(n_discard);
+    llama_memory_seq_rm(mem, seq, keep, keep + discard);
+    llama_memory_seq_add(mem, seq, keep + discard, -1, -discard);
+    history.erase(history.begin() + keep, history.begin() + keep + discard);
+}
 
-    // Append `tokens` to sequence 0 and evaluate them; logits are kept for the last one.
-    void decode(const std::vector<llama_token> &tokens) {
-        std::unique_lock<std::mutex> lock = lock_without_gil();
-        llama_context *ctx = get();
-        if (tokens.empty()) {
-            throw std::invalid_argument("decode() needs at least one token");
+py::bytes seq_state(Context &self, int32_t seq) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    self.check_seq(seq);
+    std::string data;
+    {
+        py::gil_scoped_release release;
+        data.resize(llama_state_seq_get_size(ctx, seq));
+        const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(data.data()), data.size(), seq);
+        data.resize(n);
+    }
+    return py::bytes(data);
+}
+
+void set_seq_state(Context &self, int32_t seq, const std::string &data, const std::vector<llama_token> &tokens) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    check_tokens(self, tokens);
+    std::vector<llama_token> &history = self.seq_tokens(seq);
+    require(tokens.size() <= llama_n_ctx(ctx), "the saved state holds " + std::to_string(tokens.size()) +
+                                                   " tokens, more than this context's n_ctx=" +
+                                                   std::to_string(llama_n_ctx(ctx)));
+    unsigned long long since = log_capture::mark();
+    size_t n = 0;
+    {
+        py::gil_scoped_release release;
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+        n = llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), seq);
+    }
+    if (n == 0) {
+        history.clear();
+        throw std::invalid_argument(with_llama_log(
+            "the saved state does not fit this context (saved from another model or with other context "
+            "parameters?)",
+            since));
+    }
+    history = tokens;
+}
+
+// Embeddings of `tokens` evaluated alone in `seq`: one pooled vector, or one
+// row per token when the context does not pool (pooling_type NONE).
+py::array_t<float> embed(Context &self, const std::vector<llama_token> &tokens, int32_t seq) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    require(self.params().embeddings, "this context was not created with embeddings=True");
+    require(!tokens.empty(), "cannot embed an empty input");
+    check_tokens(self, tokens);
+    self.check_seq(seq);
+    const size_t n_ctx = llama_n_ctx(ctx);
+    const size_t n_batch = llama_n_batch(ctx);
+    require(tokens.size() <= std::min(n_ctx, n_batch),
+            "the input has " + std::to_string(tokens.size()) + " tokens but this context embeds at most " +
+                std::to_string(std::min(n_ctx, n_batch)) + " (n_ctx=" + std::to_string(n_ctx) +
+                ", n_batch=" + std::to_string(n_batch) + "); raise n_ctx and n_batch or shorten the input");
+    const auto n_embd = static_cast<size_t>(llama_model_n_embd_out(self.model()));
+    const bool pooled = llama_pooling_type(ctx) != LLAMA_POOLING_TYPE_NONE;
+    std::vector<float> out;
+    unsigned long long since = log_capture::mark();
+    int32_t rc = 0;
+    {
+        py::gil_scoped_release release;
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+        self.seq_tokens(seq).clear();
+        llama_batch batch = llama_batch_init(static_cast<int32_t>(tokens.size()), 0, 1);
+        batch.n_tokens = static_cast<int32_t>(tokens.size());
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            batch.token[i] = tokens[i];
+            batch.pos[i] = static_cast<llama_pos>(i);
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = seq;
+            batch.logits[i] = true;
         }
-        const llama_vocab *vocab = llama_model_get_vocab(model_->model);
-        for (llama_token t : tokens) {
-            check_token(vocab, t);
-        }
-        const size_t n_ctx = llama_n_ctx(ctx);
-        if (n_past_ + tokens.size() > n_ctx) {
-            throw std::invalid_argument("cannot decode " + std::to_string(tokens.size()) + " tokens after " +
-                                        std::to_string(n_past_) + ": that needs " +
-                                        std::to_string(n_past_ + tokens.size()) + " positions and the context has n_ctx=" +
-                                        std::to_string(n_ctx) + "; create the context with a larger n_ctx or clear() it");
-        }
-        const size_t n_batch = llama_n_batch(ctx);
-        unsigned long long since = log_capture::mark();
-        int32_t rc = 0;
-        {
-            py::gil_scoped_release release;
-            llama_batch batch = llama_batch_init(static_cast<int32_t>(n_batch), 0, 1);
-            for (size_t start = 0; start < tokens.size() && rc == 0; start += n_batch) {
-                const size_t n = std::min(n_batch, tokens.size() - start);
-                batch.n_tokens = static_cast<int32_t>(n);
-                for (size_t i = 0; i < n; ++i) {
-                    batch.token[i] = tokens[start + i];
-                    batch.pos[i] = static_cast<llama_pos>(n_past_ + i);
-                    batch.n_seq_id[i] = 1;
-                    batch.seq_id[i][0] = 0;
-                    batch.logits[i] = (start + i + 1 == tokens.size());
+        rc = llama_decode(ctx, batch);
+        llama_batch_free(batch);
+        if (rc == 0) {
+            if (pooled) {
+                const float *e = llama_get_embeddings_seq(ctx, seq);
+                if (e != nullptr) {
+                    out.assign(e, e + n_embd);
                 }
-                rc = llama_decode(ctx, batch);
-                if (rc == 0) {
-                    n_past_ += n;
-                }
-            }
-            llama_batch_free(batch);
-        }
-        has_logits_ = rc == 0;
-        if (rc != 0) {
-            throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
-                                                 describe_decode_status(rc) + ")",
-                                             since));
-        }
-    }
-
-    py::array_t<float> logits() {
-        std::unique_lock<std::mutex> lock = lock_without_gil();
-        llama_context *ctx = get();
-        if (!has_logits_) {
-            throw std::invalid_argument("no logits yet: decode() some tokens first");
-        }
-        const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model_->model));
-        const float *data = llama_get_logits_ith(ctx, -1);
-        if (data == nullptr) {
-            throw llama_error("llama.cpp returned no logits for the last token");
-        }
-        py::array_t<float> out(n_vocab);
-        std::copy(data, data + n_vocab, out.mutable_data());
-        return out;
-    }
-
-    void clear() {
-        std::unique_lock<std::mutex> lock = lock_without_gil();
-        llama_memory_clear(llama_get_memory(get()), true);
-        n_past_ = 0;
-        has_logits_ = false;
-    }
-
-    uint32_t n_ctx() { return llama_n_ctx(get()); }
-    uint32_t n_batch() { return llama_n_batch(get()); }
-    size_t n_past() const { return n_past_; }
-
-private:
-    // Wait for the context's mutex with the GIL released: a thread that holds the
-    // mutex may need the GIL back (after a decode) before it can let go of it.
-    std::unique_lock<std::mutex> lock_without_gil() {
-        std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
-        if (!lock.try_lock()) {
-            if (PyGILState_Check()) {
-                py::gil_scoped_release release;
-                lock.lock();
             } else {
-                lock.lock();
+                out.resize(tokens.size() * n_embd);
+                for (size_t i = 0; i < tokens.size(); ++i) {
+                    const float *e = llama_get_embeddings_ith(ctx, static_cast<int32_t>(i));
+                    if (e == nullptr) {
+                        out.clear();
+                        break;
+                    }
+                    std::memcpy(out.data() + i * n_embd, e, n_embd * sizeof(float));
+                }
             }
         }
-        return lock;
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
     }
-
-    llama_context *get() const {
-        if (ctx_ == nullptr) {
-            throw closed_object("the context is closed; create a new one to use it");
-        }
-        return ctx_;
+    if (rc != 0) {
+        throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
+                                             Context::describe_decode_status(rc) + ")",
+                                         since));
     }
-
-    static const char *describe_decode_status(int32_t rc) {
-        switch (rc) {
-            case 1: return "no room in the KV cache for this batch: use a smaller batch or a larger n_ctx";
-            case 2: return "aborted";
-            case -1: return "invalid input batch";
-            default: return "fatal error in llama.cpp";
-        }
+    if (out.empty()) {
+        throw llama_error(with_llama_log("llama.cpp returned no embeddings", since));
     }
+    if (pooled) {
+        py::array_t<float> arr(static_cast<py::ssize_t>(n_embd));
+        std::copy(out.begin(), out.end(), arr.mutable_data());
+        return arr;
+    }
+    py::array_t<float> arr({static_cast<py::ssize_t>(tokens.size()), static_cast<py::ssize_t>(n_embd)});
+    std::copy(out.begin(), out.end(), arr.mutable_data());
+    return arr;
+}
 
-    std::shared_ptr<model_owner> model_;
-    llama_context *ctx_ = nullptr;
-    std::mutex mutex_;
-    size_t n_past_ = 0;
-    bool has_logits_ = false;
-};
+void set_lora(Context &self, const std::vector<std::shared_ptr<LoraAdapter>> &adapters,
+              const std::vector<float> &scales) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    require(adapters.size() == scales.size(), "set_lora needs one scale per adapter");
+    std::vector<llama_adapter_lora *> raw;
+    for (const auto &a : adapters) {
+        require(a && a->model->model == self.model(), "a LoRA adapter was loaded for another model");
+        raw.push_back(a->adapter);
+    }
+    std::vector<float> s = scales;
+    if (llama_set_adapters_lora(ctx, raw.data(), raw.size(), s.data()) != 0) {
+        throw llama_error("llama.cpp could not apply the LoRA adapters");
+    }
+}
+
+py::dict perf(Context &self) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    const llama_perf_context_data d = llama_perf_context(self.get());
+    py::dict out;
+    out["t_load_ms"] = d.t_load_ms;
+    out["t_p_eval_ms"] = d.t_p_eval_ms;
+    out["t_eval_ms"] = d.t_eval_ms;
+    out["n_p_eval"] = d.n_p_eval;
+    out["n_eval"] = d.n_eval;
+    out["n_reused"] = d.n_reused;
+    return out;
+}
+
+void perf_reset(Context &self) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_perf_context_reset(self.get());
+}
+
+std::shared_ptr<Context> make_context(const Model &model, int64_t n_ctx, int64_t n_batch, int64_t n_ubatch,
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings,
+                                      int64_t n_seq_max) {
+    require(n_ctx >= 0, "n_ctx must be >= 0 (0 = the model's training context), got " + std::to_string(n_ctx));
+    require(n_batch > 0, "n_batch must be > 0, got " + std::to_string(n_batch));
+    require(n_ubatch >= 0, "n_ubatch must be >= 0 (0 = n_batch), got " + std::to_string(n_ubatch));
+    require(n_seq_max >= 1 && n_seq_max <= static_cast<int64_t>(llama_max_parallel_sequences()),
+            "n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences()) + ", got " +
+                std::to_string(n_seq_max));
+    llama_context_params params = llama_context_default_params();
+    params.n_ctx = static_cast<uint32_t>(n_ctx);
+    params.n_batch = static_cast<uint32_t>(n_batch);
+    params.n_ubatch = static_cast<uint32_t>(n_ubatch);
+    params.n_threads = n_threads;
+    params.n_threads_batch = n_threads_batch;
+    params.embeddings = embeddings;
+    params.n_seq_max = static_cast<uint32_t>(n_seq_max);
+    return std::make_shared<Context>(model, params);
+}
+
+std::shared_ptr<Context> context_from_params(const Model &model, const llama_context_params &params) {
+    require(params.n_batch > 0, "n_batch must be > 0");
+    require(params.n_seq_max >= 1 && params.n_seq_max <= llama_max_parallel_sequences(),
+            "n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences()));
+    return std::make_shared<Context>(model, params);
+}
+
+template <typename T, typename Field>
+void enum_field(py::class_<llama_context_params> &cls, const char *name, Field field) {
+    cls.def_property(
+        name, [field](const llama_context_params &p) { return static_cast<int>(p.*field); },
+        [field](llama_context_params &p, int v) { p.*field = static_cast<T>(v); });
+}
+
+void register_context_params(py::module_ &m) {
+    py::class_<llama_context_params> cls(m, "ContextParams",
+                                         "llama_context_params: what a Context is created with (llama.cpp's names).");
+    cls.def(py::init([]() { return llama_context_default_params(); }), "llama.cpp's defaults.")
+        .def_readwrite("n_ctx", &llama_context_params::n_ctx)
+        .def_readwrite("n_batch", &llama_context_params::n_batch)
+        .def_readwrite("n_ubatch", &llama_context_params::n_ubatch)
+        .def_readwrite("n_seq_max", &llama_context_params::n_seq_max)
+        .def_readwrite("n_threads", &llama_context_params::n_threads)
+        .def_readwrite("n_threads_batch", &llama_context_params::n_threads_batch)
+        .def_readwrite("rope_freq_base", &llama_context_params::rope_freq_base)
+        .def_readwrite("rope_freq_scale", &llama_context_params::rope_freq_scale)
+        .def_readwrite("yarn_ext_factor", &llama_context_params::yarn_ext_factor)
+        .def_readwrite("yarn_attn_factor", &llama_context_params::yarn_attn_factor)
+        .def_readwrite("yarn_beta_fast", &llama_context_params::yarn_beta_fast)
+        .def_readwrite("yarn_beta_slow", &llama_context_params::yarn_beta_slow)
+        .def_readwrite("yarn_orig_ctx", &llama_context_params::yarn_orig_ctx)
+        .def_readwrite("embeddings", &llama_context_params::embeddings)
+        .def_readwrite("offload_kqv", &llama_context_params::offload_kqv)
+        .def_readwrite("no_perf", &llama_context_params::no_perf)
+        .def_readwrite("op_offload", &llama_context_params::op_offload)
+        .def_readwrite("swa_full", &llama_context_params::swa_full)
+        .def_readwrite("kv_unified", &llama_context_params::kv_unified);
+    enum_field<llama_rope_scaling_type>(cls, "rope_scaling_type", &llama_context_params::rope_scaling_type);
+    enum_field<enum llama_pooling_type>(cls, "pooling_type", &llama_context_params::pooling_type);
+    enum_field<llama_attention_type>(cls, "attention_type", &llama_context_params::attention_type);
+    enum_field<llama_flash_attn_type>(cls, "flash_attn_type", &llama_context_params::flash_attn_type);
+    enum_field<ggml_type>(cls, "type_k", &llama_context_params::type_k);
+    enum_field<ggml_type>(cls, "type_v", &llama_context_params::type_v);
+}
 
 }  // namespace
 
 void register_context(py::module_ &m) {
-    py::class_<Context>(m, "Context", "A llama.cpp context (llama_context): the KV cache and compute state.")
-        .def(py::init([](const Model &model, int64_t n_ctx, int64_t n_batch, int64_t n_ubatch, int32_t n_threads,
-                         int32_t n_threads_batch, bool embeddings) {
-                 if (n_ctx < 0) {
-                     throw std::invalid_argument("n_ctx must be >= 0 (0 = the model's training context), got " +
-                                                 std::to_string(n_ctx));
-                 }
-                 if (n_batch <= 0) {
-                     throw std::invalid_argument("n_batch must be > 0, got " + std::to_string(n_batch));
-                 }
-                 if (n_ubatch < 0) {
-                     throw std::invalid_argument("n_ubatch must be >= 0 (0 = n_batch), got " + std::to_string(n_ubatch));
-                 }
-                 return std::make_unique<Context>(model, static_cast<uint32_t>(n_ctx), static_cast<uint32_t>(n_batch),
-                                                  static_cast<uint32_t>(n_ubatch), n_threads, n_threads_batch,
-                                                  embeddings);
-             }),
-             py::arg("model"), py::arg("n_ctx") = 512, py::arg("n_batch") = 512, py::arg("n_ubatch") = 0,
-             py::arg("n_threads") = 0, py::arg("n_threads_batch") = 0, py::arg("embeddings") = false,
+    register_context_params(m);
+    py::class_<Context, std::shared_ptr<Context>>(m, "Context",
+                                                  "A llama.cpp context (llama_context): the KV cache and compute state.")
+        .def(py::init(&make_context), py::arg("model"), py::arg("n_ctx") = 512, py::arg("n_batch") = 512,
+             py::arg("n_ubatch") = 0, py::arg("n_threads") = 0, py::arg("n_threads_batch") = 0,
+             py::arg("embeddings") = false, py::arg("n_seq_max") = 1,
              "Create a context over `model` (n_threads 0 = one per hardware thread).")
-        .def("decode", &Context::decode, py::arg("tokens"),
-             "Evaluate `tokens` after those already decoded; keeps the last token's logits.")
-        .def("logits", &Context::logits, "Logits of the last decoded token: a float32 array of n_vocab values.")
-        .def("clear", &Context::clear, "Forget all decoded tokens (clears the KV cache).")
+        .def_static("from_params", &context_from_params, py::arg("model"), py::arg("params"),
+                    "Create a context from a full ContextParams.")
+        .def("decode", &decode, py::arg("tokens"), py::arg("seq_id") = 0, py::arg("all_logits") = false,
+             "Evaluate `tokens` after those already in sequence `seq_id`. Returns None, or with all_logits "
+             "a float32 array of shape (len(tokens), n_vocab).")
+        .def("logits", &last_logits, "Logits of the last decoded token: a float32 array of n_vocab values.")
+        .def("clear", &clear, "Forget all decoded tokens of every sequence (clears the KV cache).")
+        .def("seq_clear", &seq_clear, py::arg("seq_id"), "Forget the tokens of one sequence.")
+        .def("truncate", &truncate, py::arg("seq_id"), py::arg("keep"),
+             "Keep the first `keep` tokens of a sequence, forget the rest.")
+        .def("reuse_prefix", &reuse_prefix, py::arg("seq_id"), py::arg("tokens"),
+             "Keep the longest prefix shared with `tokens` (at most len(tokens) - 1), forget the rest, "
+             "and return its length: only tokens[n:] need decoding.")
+        .def("seq_cp", &seq_cp, py::arg("src"), py::arg("dst"), "Make sequence `dst` a copy of `src`.")
+        .def("seq_keep", &seq_keep, py::arg("seq_id"), "Forget every sequence but this one.")
+        .def("shift", &shift, py::arg("seq_id"), py::arg("n_keep"), py::arg("n_discard"),
+             "Forget n_discard tokens after the first n_keep and move the rest back (context shift).")
+        .def("tokens", [](Context &s, int32_t seq) {
+                 std::unique_lock<std::mutex> lock = s.lock_without_gil();
+                 s.get();
+                 return s.seq_tokens(seq);
+             },
+             py::arg("seq_id") = 0, "The tokens decoded into a sequence.")
+        .def("seq_state", &seq_state, py::arg("seq_id") = 0, "The KV state of one sequence, as bytes.")
+        .def("set_seq_state", &set_seq_state, py::arg("seq_id"), py::arg("data"), py::arg("tokens"),
+             "Restore a sequence from seq_state() bytes and the tokens it holds.")
+        .def("embed", &embed, py::arg("tokens"), py::arg("seq_id") = 0,
+             "Embeddings of `tokens` evaluated on their own: a pooled vector, or (n_tokens, n_embd) "
+             "when the context does not pool.")
+        .def("set_lora", &set_lora, py::arg("adapters"), py::arg("scales"), "Use these LoRA adapters.")
+        .def("perf", &perf, "llama.cpp's timing counters (ms) and token counts.")
+        .def("perf_reset", &perf_reset, "Reset the timing counters.")
         .def("close", &Context::close, "Free the context.")
         .def_property_readonly("closed", &Context::closed)
-        .def_property_readonly("n_ctx", &Context::n_ctx)
-        .def_property_readonly("n_batch", &Context::n_batch)
-        .def_property_readonly("n_past", &Context::n_past);
+        .def_property_readonly("params", [](Context &s) { s.get(); return s.params(); },
+                               "The ContextParams in effect (n_ctx as llama.cpp rounded it).")
+        .def_property_readonly("n_ctx", [](Context &s) { return llama_n_ctx(s.get()); })
+        .def_property_readonly("n_batch", [](Context &s) { return llama_n_batch(s.get()); })
+        .def_property_readonly("n_seq_max", [](Context &s) { return llama_n_seq_max(s.get()); })
+        .def_property_readonly("pooling_type", [](Context &s) { return static_cast<int>(llama_pooling_type(s.get())); })
+        .def_property_readonly("n_past", [](Context &s) {
+            std::unique_lock<std::mutex> lock = s.lock_without_gil();
+            s.get();
+            return s.seq_tokens(0).size();
+        });
 }
 
 }  // namespace llama_pybind

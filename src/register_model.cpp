@@ -1,5 +1,6 @@
 // Model area: loading a GGUF file, metadata, and the vocabulary
 // (tokenize / detokenize / token pieces).
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,11 +29,66 @@ void check_model_file(const std::string &path) {
     }
 }
 
-std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, bool use_mmap,
-                                  bool use_mlock, bool vocab_only) {
+// kv_overrides values: bool, int, float or str (llama_model_kv_override).
+std::vector<llama_model_kv_override> make_overrides(const py::dict &overrides) {
+    std::vector<llama_model_kv_override> out;
+    for (const auto &[k, v] : overrides) {
+        const std::string key = py::str(k);
+        if (key.empty() || key.size() >= sizeof(llama_model_kv_override{}.key)) {
+            throw std::invalid_argument("kv_overrides key '" + key + "' must be 1-127 characters");
+        }
+        llama_model_kv_override o{};
+        std::snprintf(o.key, sizeof o.key, "%s", key.c_str());
+        if (py::isinstance<py::bool_>(v)) {
+            o.tag = LLAMA_KV_OVERRIDE_TYPE_BOOL;
+            o.val_bool = v.cast<bool>();
+        } else if (py::isinstance<py::int_>(v)) {
+            o.tag = LLAMA_KV_OVERRIDE_TYPE_INT;
+            o.val_i64 = v.cast<int64_t>();
+        } else if (py::isinstance<py::float_>(v)) {
+            o.tag = LLAMA_KV_OVERRIDE_TYPE_FLOAT;
+            o.val_f64 = v.cast<double>();
+        } else if (py::isinstance<py::str>(v)) {
+            const std::string text = v.cast<std::string>();
+            if (text.size() >= sizeof o.val_str) {
+                throw std::invalid_argument("kv_overrides['" + key + "']: strings are limited to 127 bytes");
+            }
+            o.tag = LLAMA_KV_OVERRIDE_TYPE_STR;
+            std::snprintf(o.val_str, sizeof o.val_str, "%s", text.c_str());
+        } else {
+            throw std::invalid_argument("kv_overrides['" + key + "'] must be a bool, int, float or str, got " +
+                                        std::string(py::str(py::type::of(v).attr("__name__"))));
+        }
+        out.push_back(o);
+    }
+    if (!out.empty()) {
+        out.push_back(llama_model_kv_override{});  // terminator: empty key
+    }
+    return out;
+}
+
+std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, bool use_mmap, bool use_mlock,
+                                  bool vocab_only, int split_mode, int main_gpu, std::vector<float> tensor_split,
+                                  const py::dict &kv_overrides) {
     check_model_file(path);
     llama_model_params params = llama_model_default_params();
     params.n_gpu_layers = n_gpu_layers;
+    if (split_mode < LLAMA_SPLIT_MODE_NONE || split_mode > LLAMA_SPLIT_MODE_ROW) {
+        throw std::invalid_argument("split_mode must be 0 (none), 1 (layer) or 2 (row), got " +
+                                    std::to_string(split_mode));
+    }
+    params.split_mode = static_cast<llama_split_mode>(split_mode);
+    params.main_gpu = main_gpu;
+    const size_t max_devices = llama_max_devices();
+    if (tensor_split.size() > max_devices) {
+        throw std::invalid_argument("tensor_split has " + std::to_string(tensor_split.size()) +
+                                    " entries but this build supports at most " + std::to_string(max_devices) +
+                                    " devices");
+    }
+    tensor_split.resize(max_devices, 0.0f);
+    params.tensor_split = tensor_split.data();
+    const std::vector<llama_model_kv_override> overrides = make_overrides(kv_overrides);
+    params.kv_overrides = overrides.empty() ? nullptr : overrides.data();
     if (use_mmap) {
         params.load_mode = use_mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP;
     } else {
@@ -71,18 +127,6 @@ std::vector<llama_token> tokenize(const Model &self, const std::string &text, bo
     }
     tokens.resize(static_cast<size_t>(n));
     return tokens;
-}
-
-std::string token_piece(const llama_vocab *vocab, llama_token token, bool special) {
-    check_token(vocab, token);
-    std::string piece(32, '\0');
-    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
-    if (n < 0) {
-        piece.resize(static_cast<size_t>(-n));
-        n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
-    }
-    piece.resize(n < 0 ? 0 : static_cast<size_t>(n));
-    return piece;
 }
 
 py::bytes detokenize(const Model &self, const std::vector<llama_token> &tokens, bool remove_special,
@@ -134,6 +178,18 @@ std::string model_desc(const Model &self) {
 
 }  // namespace
 
+std::string token_piece(const llama_vocab *vocab, llama_token token, bool special) {
+    check_token(vocab, token);
+    std::string piece(32, '\0');
+    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+    if (n < 0) {
+        piece.resize(static_cast<size_t>(-n));
+        n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+    }
+    piece.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return piece;
+}
+
 void check_token(const llama_vocab *vocab, llama_token token) {
     int32_t n_vocab = llama_vocab_n_tokens(vocab);
     if (token < 0 || token >= n_vocab) {
@@ -145,7 +201,9 @@ void check_token(const llama_vocab *vocab, llama_token token) {
 void register_model(py::module_ &m) {
     py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A GGUF model loaded by llama.cpp (llama_model).")
         .def(py::init(&load_model), py::arg("path"), py::arg("n_gpu_layers") = 0, py::arg("use_mmap") = true,
-             py::arg("use_mlock") = false, py::arg("vocab_only") = false,
+             py::arg("use_mlock") = false, py::arg("vocab_only") = false, py::arg("split_mode") = 1,
+             py::arg("main_gpu") = 0, py::arg("tensor_split") = std::vector<float>{},
+             py::arg("kv_overrides") = py::dict(),
              "Load the GGUF model at `path` (FileNotFoundError if missing, ValueError if unreadable).")
         .def_property_readonly("path", &Model::path)
         .def_property_readonly("closed", &Model::closed)
@@ -166,7 +224,12 @@ void register_model(py::module_ &m) {
         .def_property_readonly("token_bos", [](const Model &s) { return llama_vocab_bos(s.vocab()); })
         .def_property_readonly("token_eos", [](const Model &s) { return llama_vocab_eos(s.vocab()); })
         .def_property_readonly("token_eot", [](const Model &s) { return llama_vocab_eot(s.vocab()); })
+        .def_property_readonly("token_nl", [](const Model &s) { return llama_vocab_nl(s.vocab()); })
+        .def_property_readonly("token_fim_pre", [](const Model &s) { return llama_vocab_fim_pre(s.vocab()); })
+        .def_property_readonly("token_fim_suf", [](const Model &s) { return llama_vocab_fim_suf(s.vocab()); })
+        .def_property_readonly("token_fim_mid", [](const Model &s) { return llama_vocab_fim_mid(s.vocab()); })
         .def_property_readonly("add_bos", [](const Model &s) { return llama_vocab_get_add_bos(s.vocab()); })
+        .def_property_readonly("add_eos", [](const Model &s) { return llama_vocab_get_add_eos(s.vocab()); })
         .def("tokenize", &tokenize, py::arg("text"), py::arg("add_special") = true, py::arg("parse_special") = false,
              py::call_guard<py::gil_scoped_release>(),
              "Token ids of the UTF-8 `text` (bytes or str); add_special adds BOS/EOS as the model wants.")

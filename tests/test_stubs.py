@@ -68,8 +68,11 @@ def test_functions_and_methods_match() -> None:
             assert set(members) == runtime, node.name
             for name, member in members.items():
                 attribute = inspect.getattr_static(cls, name)
+                # a read/write property's last definition is its setter
                 is_property = any(
-                    isinstance(d, ast.Name) and d.id == "property" for d in member.decorator_list
+                    (isinstance(d, ast.Name) and d.id == "property")
+                    or (isinstance(d, ast.Attribute) and d.attr == "setter")
+                    for d in member.decorator_list
                 )
                 assert is_property == isinstance(attribute, property), f"{node.name}.{name}"
                 if not is_property:

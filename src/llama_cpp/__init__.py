@@ -16,6 +16,17 @@ _core = load_core()
 
 LlamaError = _core.LlamaError
 
+from llama_cpp._constants import *  # noqa: E402,F403  (LLAMA_* names, as llama-cpp-python exports them)
+from llama_cpp._sampling import (  # noqa: E402
+    LogitsProcessor,
+    LogitsProcessorList,
+    MinTokensLogitsProcessor,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+from llama_cpp.llama import Llama, LlamaState  # noqa: E402
+from llama_cpp.llama_grammar import LlamaGrammar  # noqa: E402
+
 
 def llama_print_system_info() -> bytes:
     """llama.cpp's system-info line, as bytes (the same type llama-cpp-python returns).
@@ -60,7 +71,15 @@ def set_log_level(level: int | str) -> None:
 
 
 __all__ = [
+    "Llama",
     "LlamaError",
+    "LlamaGrammar",
+    "LlamaState",
+    "LogitsProcessor",
+    "LogitsProcessorList",
+    "MinTokensLogitsProcessor",
+    "StoppingCriteria",
+    "StoppingCriteriaList",
     "__version__",
     "backends",
     "build_info",

@@ -1,0 +1,172 @@
+"""Turning engine output into OpenAI-shaped completion responses and stream chunks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from llama_cpp import _core
+from llama_cpp.llama_types import CompletionLogprobs, CreateCompletionResponse
+
+Chunk = tuple[bytes, list[int], Optional[list[tuple[int, float, list[tuple[int, float]]]]]]
+
+
+@dataclass
+class LogprobsBuilder:
+    """Accumulates OpenAI ``logprobs`` (tokens, offsets, token and top logprobs)."""
+
+    piece: Callable[[int], str]
+    offset: int = 0
+    data: CompletionLogprobs = field(
+        default_factory=lambda: {
+            "tokens": [],
+            "text_offset": [],
+            "token_logprobs": [],
+            "top_logprobs": [],
+        }
+    )
+
+    def add(self, token: int, logprob: float | None, top: dict[str, float] | None) -> None:
+        text = self.piece(token)
+        self.data["tokens"].append(text)
+        self.data["text_offset"].append(self.offset)
+        self.data["token_logprobs"].append(logprob)
+        self.data["top_logprobs"].append(top)
+        self.offset += len(text)
+
+    def add_chunk(self, entries: list[tuple[int, float, list[tuple[int, float]]]] | None) -> None:
+        for token, logprob, top in entries or []:
+            tops = {self.piece(t): lp for t, lp in top}
+            tops.setdefault(self.piece(token), logprob)
+            self.add(token, logprob, tops)
+
+    def take(self) -> CompletionLogprobs:
+        out = self.data
+        self.data = {"tokens": [], "text_offset": [], "token_logprobs": [], "top_logprobs": []}
+        return out
+
+
+@dataclass
+class CompletionRun:
+    """One completion call: its id, the generation, and how to report it."""
+
+    generation: _core.Generation
+    model_name: str
+    prompt_tokens: int
+    piece: Callable[[int], str]
+    prefix_text: str = ""
+    suffix_text: str = ""
+    want_logprobs: bool = False
+    echo_logprobs: CompletionLogprobs | None = None
+    on_finish: Callable[[], None] | None = None
+    step_lock: Any = None
+    superseded: Callable[[], bool] = lambda: False
+    id: str = field(default_factory=lambda: f"cmpl-{uuid.uuid4()}")
+    created: int = field(default_factory=lambda: int(time.time()))
+    completion_tokens: int = 0
+
+    def _logprobs(self) -> LogprobsBuilder | None:
+        if not self.want_logprobs:
+            return None
+        builder = LogprobsBuilder(self.piece, offset=len(self.prefix_text))
+        if self.echo_logprobs is not None:
+            builder.data = self.echo_logprobs
+        return builder
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    def finish_reason(self) -> str | None:
+        reason = self.generation.finish_reason
+        return "stop" if reason == "cancelled" else reason
+
+    def response(self) -> CreateCompletionResponse:
+        """Run to the end and return the whole completion."""
+        try:
+            text, tokens, entries = self.generation.run()
+        finally:
+            if self.on_finish:
+                self.on_finish()
+        self.completion_tokens += len(tokens)
+        builder = self._logprobs()
+        if builder is not None:
+            builder.add_chunk(entries)
+        full = self.prefix_text + text.decode("utf-8", errors="ignore") + self.suffix_text
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": [
+                {
+                    "text": full,
+                    "index": 0,
+                    "logprobs": builder.data if builder is not None else None,
+                    "finish_reason": self.finish_reason(),
+                }
+            ],
+            "usage": self.usage(),
+        }
+
+    def _chunk(
+        self, text: str, logprobs: Any, finish_reason: str | None
+    ) -> CreateCompletionResponse:
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": [
+                {"text": text, "index": 0, "logprobs": logprobs, "finish_reason": finish_reason}
+            ],
+        }
+
+    def next_chunk(self) -> Chunk | None:
+        """The next piece of a stream (None at the end), taken under the Llama's lock;
+        raises if another call has started on the Llama since this stream began."""
+        with self.step_lock:
+            if self.superseded():
+                raise RuntimeError(
+                    "this stream was stopped because another call started on the same Llama; "
+                    "finish (or close()) a stream before starting another call, or use one "
+                    "Llama per thread"
+                )
+            return self.generation.next()
+
+    def pieces(self) -> Iterator[tuple[str, Any]]:
+        """(text, logprob entries) as the engine produces them (text may be empty while
+        bytes are held back); ends the generation if the consumer stops early."""
+        try:
+            while True:
+                chunk = self.next_chunk()
+                if chunk is None:
+                    return
+                data, tokens, entries = chunk
+                self.completion_tokens += len(tokens)
+                yield data.decode("utf-8", errors="ignore"), entries
+        finally:
+            if not self.generation.finished:
+                self.generation.cancel()
+            if self.on_finish:
+                self.on_finish()
+
+    def stream(self) -> Iterator[CreateCompletionResponse]:
+        """Yield chunks as text becomes available; the last one carries finish_reason."""
+        builder = self._logprobs()
+        if self.prefix_text:
+            yield self._chunk(self.prefix_text, builder.take() if builder else None, None)
+        for text, entries in self.pieces():
+            if builder is not None:
+                builder.add_chunk(entries)
+            if text:
+                yield self._chunk(text, builder.take() if builder else None, None)
+        if self.suffix_text:
+            yield self._chunk(self.suffix_text, None, None)
+        yield self._chunk("", None, self.finish_reason())

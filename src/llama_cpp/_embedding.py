@@ -1,0 +1,105 @@
+"""Embeddings for Llama.create_embedding / Llama.embed.
+
+A Llama created with ``embedding=True`` embeds with its own context. Any
+other Llama (a generative model) gets a second, embeddings-only context on
+the same weights when first asked, so embedding never needs a reload. A
+model that declares no pooling is pooled by mean (one vector per input);
+pass ``pooling_type=LLAMA_POOLING_TYPE_NONE`` for one vector per token.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from llama_cpp import _core
+from llama_cpp._constants import LLAMA_POOLING_TYPE_MEAN, LLAMA_POOLING_TYPE_NONE
+
+if TYPE_CHECKING:
+    from llama_cpp.llama import Llama
+
+
+def default_pooling(model: _core.Model) -> int:
+    """The model's declared pooling type, or mean pooling when it declares none."""
+    meta = model.metadata
+    arch = meta.get("general.architecture", "")
+    declared = meta.get(f"{arch}.pooling_type")
+    if declared is not None and declared.lstrip("-").isdigit() and int(declared) > 0:
+        return int(declared)
+    return LLAMA_POOLING_TYPE_MEAN
+
+
+def _normalized(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm > 0 else vector
+
+
+class Embedder:
+    """Embeds texts with an embeddings context."""
+
+    def __init__(self, llama: Llama):
+        self._llama = llama
+        params = llama.context_params
+        if params.embeddings:
+            self._ctx = llama.ctx
+            self._own = False
+        else:
+            p = _core.ContextParams()
+            p.n_ctx = params.n_ctx
+            p.n_batch = p.n_ubatch = params.n_ctx
+            p.n_threads, p.n_threads_batch = params.n_threads, params.n_threads_batch
+            p.embeddings = True
+            p.pooling_type = default_pooling(llama.model)
+            self._ctx = _core.Context.from_params(llama.model, p)
+            self._own = True
+
+    def close(self) -> None:
+        if self._own:
+            self._ctx.close()
+
+    def embed(
+        self, input: str | list[str], *, normalize: bool, truncate: bool, return_count: bool
+    ) -> Any:
+        texts = [input] if isinstance(input, str) else input
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise TypeError("input must be a string or a list of strings")
+        limit = min(self._ctx.n_ctx, self._ctx.n_batch)
+        pooled = self._ctx.pooling_type != LLAMA_POOLING_TYPE_NONE
+        out: list[Any] = []
+        total = 0
+        with self._llama._lock:
+            if not self._own:
+                self._llama._stream_epoch += 1
+            for text in texts:
+                tokens = self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+                if not tokens:
+                    tokens = [self._llama.token_bos() if self._llama.token_bos() >= 0 else 0]
+                if len(tokens) > limit:
+                    if not truncate:
+                        raise ValueError(
+                            f"Requested tokens ({len(tokens)}) exceed the embedding limit "
+                            f"of {limit}; "
+                            "pass truncate=True or a larger n_ctx"
+                        )
+                    tokens = tokens[:limit]
+                total += len(tokens)
+                result = self._ctx.embed(tokens, 0).tolist()
+                if normalize:
+                    result = _normalized(result) if pooled else [_normalized(r) for r in result]
+                out.append(result)
+            if not self._own:
+                self._ctx.clear()
+        output = out[0] if isinstance(input, str) else out
+        return (output, total) if return_count else output
+
+    def create_embedding(self, input: str | list[str], model_name: str) -> Any:
+        vectors, total = self.embed(input, normalize=True, truncate=True, return_count=True)
+        items = [vectors] if isinstance(input, str) else vectors
+        return {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "embedding": v, "index": i} for i, v in enumerate(items)
+            ],
+            "model": model_name,
+            "usage": {"prompt_tokens": total, "total_tokens": total},
+        }

@@ -1,0 +1,46 @@
+"""Llama.from_pretrained: GGUF files from the Hugging Face Hub (optional extra)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+
+def download_model(
+    repo_id: str, filename: str | None, *, local_dir: str | None, cache_dir: str | None
+) -> str:
+    """Local path of ``filename`` (a name or glob) from ``repo_id``, downloading if needed;
+    offline, the hub cache is used."""
+    try:
+        import huggingface_hub
+    except ImportError as e:
+        raise ImportError(
+            "Llama.from_pretrained needs huggingface_hub: pip install 'llama-cpp-pybind[hub]'"
+        ) from e
+    if not filename:
+        raise ValueError(
+            "from_pretrained needs filename= (a GGUF file name or a glob like '*Q4_K_M.gguf')"
+        )
+    if any(c in filename for c in "*?["):
+        try:
+            files = huggingface_hub.list_repo_files(repo_id)
+        except Exception:
+            files = _cached_files(huggingface_hub, repo_id, cache_dir)
+        matches = sorted(f for f in files if fnmatch.fnmatch(f, filename))
+        if not matches:
+            raise ValueError(f"no file in {repo_id!r} matches {filename!r}; files: {sorted(files)}")
+        if len(matches) > 1 and not all("-of-" in m for m in matches):
+            raise ValueError(
+                f"{filename!r} matches several files in {repo_id!r}: {matches}; be more specific"
+            )
+        filename = matches[0]
+    return huggingface_hub.hf_hub_download(
+        repo_id, filename, local_dir=local_dir, cache_dir=cache_dir
+    )
+
+
+def _cached_files(huggingface_hub: object, repo_id: str, cache_dir: str | None) -> list[str]:
+    info = huggingface_hub.scan_cache_dir(cache_dir)  # type: ignore[attr-defined]
+    for repo in info.repos:
+        if repo.repo_id == repo_id:
+            return sorted({f.file_name for rev in repo.revisions for f in rev.files})
+    return []

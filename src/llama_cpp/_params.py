@@ -1,0 +1,135 @@
+"""Llama's constructor arguments: checked, legacy names mapped, unknown names
+reported, then turned into llama.cpp's model and context parameters."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_cpp import _core
+from llama_cpp._constants import (
+    GGML_TYPE_F32,
+    LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    LLAMA_FLASH_ATTN_TYPE_ENABLED,
+)
+
+# Keys older llama-cpp-python releases accepted and LangChain still passes.
+LEGACY_KEYS = {
+    "n_parts": "obsolete: GGUF models are one file (or splits llama.cpp finds itself)",
+    "f16_kv": "the KV cache is f16 by default; f16_kv=False maps to type_k=type_v=F32",
+    "low_vram": "obsolete in llama.cpp; use n_gpu_layers / offload_kqv",
+    "mul_mat_q": "obsolete in llama.cpp (always on)",
+    "embedding_mode": "use embedding=True",
+}
+
+
+@dataclass
+class ModelArgs:
+    """What llama_model_load_from_file needs (see _core.Model)."""
+
+    n_gpu_layers: int = 0
+    split_mode: int = 1
+    main_gpu: int = 0
+    tensor_split: list[float] = field(default_factory=list)
+    vocab_only: bool = False
+    use_mmap: bool = True
+    use_mlock: bool = False
+    kv_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _int(name: str, value: Any, minimum: int | None = None, hint: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}{hint}, got {value}")
+    return value
+
+
+def _threads(name: str, value: int | None) -> int:
+    """None or -1: llama.cpp picks (one per hardware thread)."""
+    if value is None or value == -1:
+        return 0
+    return _int(name, value, 1, " (or None / -1 for one per hardware thread)")
+
+
+def check_unknown_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Split **kwargs into legacy keys (returned) and unknown ones (warned about by name)."""
+    legacy = {k: v for k, v in kwargs.items() if k in LEGACY_KEYS}
+    unknown = sorted(k for k in kwargs if k not in LEGACY_KEYS)
+    if unknown:
+        warnings.warn(
+            f"Llama() got unknown parameter(s) {unknown}; they are ignored. "
+            "Check the spelling against llama_cpp.Llama's documented parameters.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return legacy
+
+
+def context_params(
+    *,
+    n_ctx: int,
+    n_batch: int,
+    n_ubatch: int,
+    n_threads: int | None,
+    n_threads_batch: int | None,
+    rope_scaling_type: int | None,
+    pooling_type: int,
+    attention_type: int,
+    rope_freq_base: float,
+    rope_freq_scale: float,
+    yarn_ext_factor: float,
+    yarn_attn_factor: float,
+    yarn_beta_fast: float,
+    yarn_beta_slow: float,
+    yarn_orig_ctx: int,
+    embedding: bool,
+    offload_kqv: bool,
+    flash_attn: bool,
+    op_offload: bool | None,
+    swa_full: bool | None,
+    no_perf: bool,
+    type_k: int | None,
+    type_v: int | None,
+    legacy: dict[str, Any],
+) -> _core.ContextParams:
+    """A checked ContextParams (n_ctx 0 = the model's training context)."""
+    p = _core.ContextParams()
+    p.n_ctx = _int("n_ctx", n_ctx, 0, " (0 = the model's training context)")
+    p.n_batch = _int("n_batch", n_batch, 1)
+    p.n_ubatch = _int("n_ubatch", n_ubatch, 1)
+    if p.n_ctx > 0:
+        p.n_batch = min(p.n_ctx, p.n_batch)
+    p.n_ubatch = min(p.n_ubatch, p.n_batch)
+    p.n_threads = _threads("n_threads", n_threads)
+    p.n_threads_batch = _threads("n_threads_batch", n_threads_batch) or p.n_threads
+    p.n_seq_max = 1
+    if rope_scaling_type is not None:
+        p.rope_scaling_type = rope_scaling_type
+    p.pooling_type = pooling_type
+    p.attention_type = attention_type
+    p.rope_freq_base = float(rope_freq_base)
+    p.rope_freq_scale = float(rope_freq_scale)
+    p.yarn_ext_factor = float(yarn_ext_factor)
+    p.yarn_attn_factor = float(yarn_attn_factor)
+    p.yarn_beta_fast = float(yarn_beta_fast)
+    p.yarn_beta_slow = float(yarn_beta_slow)
+    p.yarn_orig_ctx = _int("yarn_orig_ctx", yarn_orig_ctx, 0)
+    p.embeddings = bool(embedding)
+    p.offload_kqv = bool(offload_kqv)
+    p.flash_attn_type = (
+        LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else LLAMA_FLASH_ATTN_TYPE_DISABLED
+    )
+    if op_offload is not None:
+        p.op_offload = bool(op_offload)
+    if swa_full is not None:
+        p.swa_full = bool(swa_full)
+    p.no_perf = bool(no_perf)
+    if legacy.get("f16_kv") is False:
+        p.type_k = p.type_v = GGML_TYPE_F32
+    if type_k is not None:
+        p.type_k = type_k
+    if type_v is not None:
+        p.type_v = type_v
+    return p

@@ -1,0 +1,691 @@
+"""``llama_cpp.Llama``: llama-cpp-python's high-level API over the C++ engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llama_cpp import _chat, _core, _embedding, _params
+from llama_cpp._completion import CompletionRun, LogprobsBuilder
+from llama_cpp._constants import (
+    LLAMA_ATTENTION_TYPE_UNSPECIFIED,
+    LLAMA_DEFAULT_SEED,
+    LLAMA_POOLING_TYPE_UNSPECIFIED,
+    LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED,
+    LLAMA_SPLIT_MODE_LAYER,
+    POOLING_TYPE_NAMES,
+)
+from llama_cpp._sampling import (
+    LogitsProcessorList,
+    SamplingParams,
+    StoppingCriteriaList,
+    normalize_logit_bias,
+    normalize_seed,
+    normalize_stop,
+)
+from llama_cpp._timings import print_timings, verbose_log
+from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_types import (
+    CreateCompletionResponse,
+    CreateEmbeddingResponse,
+)
+
+
+@dataclass
+class LlamaState:
+    """A saved sequence: its tokens and llama.cpp's KV state (see Llama.save_state)."""
+
+    input_ids: npt.NDArray[np.intc]
+    scores: npt.NDArray[np.single] | None
+    n_tokens: int
+    llama_state: bytes
+    llama_state_size: int
+    seed: int
+
+
+class Llama:
+    """A GGUF model loaded with a context, ready for completion, chat and embeddings.
+
+    The parameters are llama-cpp-python's (see its documentation); ``n_ctx=0``
+    uses the model's training context. Generation runs in C++ with the GIL
+    released. One Llama serves one call at a time: calls from several threads
+    are serialised, and starting a call while a stream is unfinished stops
+    that stream with a clear error.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_gpu_layers: int = 0,
+        split_mode: int = LLAMA_SPLIT_MODE_LAYER,
+        main_gpu: int = 0,
+        tensor_split: list[float] | None = None,
+        vocab_only: bool = False,
+        use_mmap: bool = True,
+        use_mlock: bool = False,
+        kv_overrides: dict[str, bool | int | float | str] | None = None,
+        seed: int = LLAMA_DEFAULT_SEED,
+        n_ctx: int = 512,
+        n_batch: int = 512,
+        n_ubatch: int = 512,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
+        rope_scaling_type: int | None = LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED,
+        pooling_type: int = LLAMA_POOLING_TYPE_UNSPECIFIED,
+        attention_type: int = LLAMA_ATTENTION_TYPE_UNSPECIFIED,
+        rope_freq_base: float = 0.0,
+        rope_freq_scale: float = 0.0,
+        yarn_ext_factor: float = -1.0,
+        yarn_attn_factor: float = 1.0,
+        yarn_beta_fast: float = 32.0,
+        yarn_beta_slow: float = 1.0,
+        yarn_orig_ctx: int = 0,
+        logits_all: bool = False,
+        embedding: bool = False,
+        offload_kqv: bool = True,
+        flash_attn: bool = False,
+        op_offload: bool | None = None,
+        swa_full: bool | None = None,
+        no_perf: bool = False,
+        last_n_tokens_size: int = 64,
+        lora_base: str | None = None,
+        lora_scale: float = 1.0,
+        lora_path: str | None = None,
+        numa: bool | int = False,
+        chat_format: str | None = None,
+        chat_handler: Any | None = None,
+        draft_model: Any | None = None,
+        tokenizer: Any | None = None,
+        type_k: int | None = None,
+        type_v: int | None = None,
+        spm_infill: bool = False,
+        verbose: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        legacy = _params.check_unknown_kwargs(kwargs)
+        self.verbose = bool(verbose)
+        self.model_path = os.fspath(model_path)
+        self.seed = normalize_seed(seed)
+        self._seed = self.seed
+        self.last_n_tokens_size = _params._int("last_n_tokens_size", last_n_tokens_size, 0)
+        self.lora_base, self.lora_path, self.lora_scale = lora_base, lora_path, lora_scale
+        self.numa = numa
+        self.chat_format = chat_format
+        self.chat_handler = chat_handler
+        self.draft_model = draft_model
+        self.tokenizer_ = tokenizer
+        self.spm_infill = spm_infill
+        self.kv_overrides = kv_overrides
+        self.tensor_split = tensor_split
+        self._logits_all = bool(logits_all)
+        if draft_model is not None:
+            raise NotImplementedError(
+                "draft_model (speculative decoding) is not supported yet; remove draft_model="
+            )
+        self.context_params = _params.context_params(
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_ubatch=n_ubatch,
+            n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
+            rope_scaling_type=rope_scaling_type,
+            pooling_type=pooling_type,
+            attention_type=attention_type,
+            rope_freq_base=rope_freq_base,
+            rope_freq_scale=rope_freq_scale,
+            yarn_ext_factor=yarn_ext_factor,
+            yarn_attn_factor=yarn_attn_factor,
+            yarn_beta_fast=yarn_beta_fast,
+            yarn_beta_slow=yarn_beta_slow,
+            yarn_orig_ctx=yarn_orig_ctx,
+            embedding=embedding,
+            offload_kqv=offload_kqv,
+            flash_attn=flash_attn,
+            op_offload=op_offload,
+            swa_full=swa_full,
+            no_perf=no_perf,
+            type_k=type_k,
+            type_v=type_v,
+            legacy=legacy,
+        )
+        self.model_params = _params.ModelArgs(
+            n_gpu_layers=_params._int("n_gpu_layers", n_gpu_layers),
+            split_mode=split_mode,
+            main_gpu=main_gpu,
+            tensor_split=list(tensor_split or []),
+            vocab_only=bool(vocab_only),
+            use_mmap=bool(use_mmap),
+            use_mlock=bool(use_mlock),
+            kv_overrides=dict(kv_overrides or {}),
+        )
+        self._lock = threading.Lock()
+        self._stream_epoch = 0
+        self._embedder: _embedding.Embedder | None = None
+        with verbose_log(self.verbose):
+            self._model = _core.Model(self.model_path, **vars(self.model_params))
+            if vocab_only:
+                self._ctx: _core.Context | None = None
+            else:
+                if self.context_params.pooling_type == LLAMA_POOLING_TYPE_UNSPECIFIED and embedding:
+                    self.context_params.pooling_type = _embedding.default_pooling(self._model)
+                self._ctx = _core.Context.from_params(self._model, self.context_params)
+                self.context_params = self._ctx.params
+                if lora_path:
+                    self._adapter = _core.LoraAdapter(self._model, os.fspath(lora_path))
+                    self._ctx.set_lora([self._adapter], [float(lora_scale)])
+        self.n_batch = self.context_params.n_batch
+        self.metadata: dict[str, str] = self._model.metadata
+        self._token_text = _TokenText(self._model)
+        self._formatter: Any | None = None
+
+    # ---- properties -----------------------------------------------------------------
+    @property
+    def ctx(self) -> _core.Context:
+        """The llama.cpp context (raises after close())."""
+        if self._ctx is None:
+            raise ValueError("this Llama was loaded with vocab_only=True: it has no context")
+        if self._ctx.closed:
+            raise ValueError(
+                "this Llama is closed (close() was called); create a new Llama to use it"
+            )
+        return self._ctx
+
+    @property
+    def model(self) -> _core.Model:
+        return self._model
+
+    @property
+    def _input_ids(self) -> npt.NDArray[np.intc]:
+        return np.array(self.ctx.tokens(0), dtype=np.intc)
+
+    @property
+    def input_ids(self) -> npt.NDArray[np.intc]:
+        """Tokens currently held in the context."""
+        return self._input_ids
+
+    @property
+    def n_tokens(self) -> int:
+        return self.ctx.n_past
+
+    def n_ctx(self) -> int:
+        """Context length in tokens."""
+        return self.ctx.n_ctx if self._ctx is not None else self._model.n_ctx_train
+
+    def n_embd(self) -> int:
+        return self._model.n_embd
+
+    def n_vocab(self) -> int:
+        return self._model.n_vocab
+
+    def token_eos(self) -> int:
+        return self._model.token_eos
+
+    def token_bos(self) -> int:
+        return self._model.token_bos
+
+    def token_nl(self) -> int:
+        return self._model.token_nl
+
+    def pooling_type(self) -> str:
+        return POOLING_TYPE_NAMES.get(self.ctx.pooling_type, str(self.ctx.pooling_type))
+
+    # ---- tokens ------------------------------------------------------------------------
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        """Token ids of UTF-8 ``text`` (bytes, or str); add_bos adds BOS if the model wants it."""
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        if self.tokenizer_ is not None:
+            return list(self.tokenizer_.tokenize(text, add_bos=add_bos, special=special))
+        return self._model.tokenize(text, add_bos, special)
+
+    def detokenize(
+        self, tokens: Sequence[int], prev_tokens: Sequence[int] | None = None, special: bool = False
+    ) -> bytes:
+        """The bytes ``tokens`` stand for."""
+        if self.tokenizer_ is not None:
+            return self.tokenizer_.detokenize(list(tokens), prev_tokens=prev_tokens)
+        return self._model.detokenize(list(tokens), False, special)
+
+    # ---- low-level loop ------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the tokens held in the context."""
+        with self._lock:
+            self._stream_epoch += 1
+            self.ctx.clear()
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        """Decode ``tokens`` after those already in the context."""
+        with self._lock:
+            self._stream_epoch += 1
+            self.ctx.decode(list(tokens), 0, False)
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        temp: float = 0.80,
+        repeat_penalty: float = 1.0,
+        reset: bool = True,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        tfs_z: float = 1.0,
+        mirostat_mode: int = 0,
+        mirostat_tau: float = 5.0,
+        mirostat_eta: float = 0.1,
+        penalize_nl: bool = True,
+        logits_processor: LogitsProcessorList | None = None,
+        stopping_criteria: StoppingCriteriaList | None = None,
+        grammar: LlamaGrammar | None = None,
+    ) -> Iterator[int]:
+        """Yield sampled tokens one by one (EOS included) after decoding ``tokens``."""
+        sampling = SamplingParams(
+            temperature=temp,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            typical_p=typical_p,
+            repeat_penalty=repeat_penalty,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau,
+            mirostat_eta=mirostat_eta,
+            seed=self._seed,
+        )
+        chain = sampling.build_chain(
+            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
+        )
+        tokens = list(tokens)
+        if reset:
+            self.reset()
+        pending = tokens
+        while True:
+            with self._lock:
+                if pending:
+                    self.ctx.decode(pending, 0, False)
+                scores = self.ctx.logits()
+                if logits_processor is not None:
+                    scores = np.asarray(logits_processor(self._input_ids, scores), dtype=np.single)
+                token = chain.sample(scores)
+            if stopping_criteria is not None and stopping_criteria(self._input_ids, scores):
+                return
+            yield token
+            if self._model.is_eog(token):
+                return
+            pending = [token]
+
+    # ---- completion ----------------------------------------------------------------------
+    def create_completion(
+        self,
+        prompt: str | list[int],
+        suffix: str | None = None,
+        max_tokens: int | None = 16,
+        temperature: float = 0.8,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        logprobs: int | None = None,
+        echo: bool = False,
+        stop: str | list[str] | None = None,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        repeat_penalty: float = 1.0,
+        top_k: int = 40,
+        stream: bool = False,
+        seed: int | None = None,
+        tfs_z: float = 1.0,
+        mirostat_mode: int = 0,
+        mirostat_tau: float = 5.0,
+        mirostat_eta: float = 0.1,
+        model: str | None = None,
+        stopping_criteria: StoppingCriteriaList | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        grammar: LlamaGrammar | None = None,
+        logit_bias: dict[int, float] | None = None,
+    ) -> CreateCompletionResponse | Iterator[CreateCompletionResponse]:
+        """Complete ``prompt`` (text or token ids). ``max_tokens`` None or <= 0 generates
+        until the context is full; ``stream=True`` returns an iterator of chunks."""
+        sampling = SamplingParams(
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            typical_p=typical_p,
+            repeat_penalty=repeat_penalty,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau,
+            mirostat_eta=mirostat_eta,
+            seed=self._seed if seed is None else seed,
+            logit_bias=normalize_logit_bias(logit_bias, self._model.n_vocab),
+        )
+        run = self._start_completion(
+            prompt,
+            suffix=suffix,
+            max_tokens=max_tokens,
+            sampling=sampling,
+            logprobs=logprobs,
+            echo=echo,
+            stop=normalize_stop(stop),
+            model=model,
+            grammar=grammar,
+            logits_processor=logits_processor,
+            stopping_criteria=stopping_criteria,
+            stream=stream,
+        )
+        return run.stream() if stream else run.response()
+
+    def __call__(self, prompt: str | list[int], *args: Any, **kwargs: Any) -> Any:
+        """Same as :meth:`create_completion`."""
+        return self.create_completion(prompt, *args, **kwargs)
+
+    def _prompt_tokens(
+        self, prompt: str | list[int] | bytes, suffix: str | None
+    ) -> tuple[list[int], str]:
+        if isinstance(prompt, (str, bytes)):
+            text = prompt.decode("utf-8") if isinstance(prompt, bytes) else prompt
+            tokens = self.tokenize(text.encode("utf-8"), add_bos=True, special=True) if text else []
+        elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
+            tokens, text = list(prompt), ""
+        else:
+            raise TypeError(
+                f"prompt must be a string or a list of token ids, got {type(prompt).__name__}"
+            )
+        if not tokens:
+            bos = self._model.token_bos
+            tokens = [bos if bos >= 0 else self._model.token_eos]
+        if suffix is not None and self._model.token_fim_pre >= 0 and self._model.token_fim_suf >= 0:
+            suffix_tokens = self.tokenize(suffix.encode("utf-8"), add_bos=False, special=False)
+            pre, suf, mid = (
+                self._model.token_fim_pre,
+                self._model.token_fim_suf,
+                self._model.token_fim_mid,
+            )
+            if self.spm_infill:
+                tokens = [suf, *suffix_tokens, pre, *tokens, mid]
+            else:
+                tokens = [pre, *tokens, suf, *suffix_tokens, mid]
+        return tokens, text
+
+    def _start_completion(
+        self,
+        prompt: Any,
+        *,
+        suffix: str | None,
+        max_tokens: int | None,
+        sampling: SamplingParams,
+        logprobs: int | None,
+        echo: bool,
+        stop: list[str],
+        model: str | None,
+        grammar: LlamaGrammar | None,
+        logits_processor: Any = None,
+        stopping_criteria: Any = None,
+        stream: bool = False,
+    ) -> CompletionRun:
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+        ):
+            raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
+        if logprobs is not None and (
+            isinstance(logprobs, bool) or not isinstance(logprobs, int) or logprobs < 0
+        ):
+            raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
+        if grammar is not None and not isinstance(grammar, LlamaGrammar):
+            raise TypeError("grammar must be a LlamaGrammar (use LlamaGrammar.from_string(...))")
+        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
+        n_ctx = self.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise ValueError(
+                f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}: "
+                f"the prompt has "
+                f"{len(tokens)} tokens and the context holds {n_ctx}; shorten the prompt or create "
+                f"the Llama with a larger n_ctx (up to the model's {self._model.n_ctx_train})"
+            )
+        chain = sampling.build_chain(
+            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
+        )
+        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
+        check_signals = threading.current_thread() is threading.main_thread()
+        processor = _as_list(logits_processor, LogitsProcessorList)
+        criteria = _as_list(stopping_criteria, StoppingCriteriaList)
+        self._lock.acquire()
+        try:
+            self._stream_epoch += 1
+            echo_logprobs = None
+            if echo and logprobs is not None:
+                self.ctx.clear()
+                echo_logprobs = self._prompt_logprobs(tokens, logprobs)
+                rest: list[int] = []
+            else:
+                reused = self.ctx.reuse_prefix(0, tokens)
+                rest = tokens[reused:]
+            if self.verbose:
+                self.ctx.perf_reset()
+            generation = _core.Generation(
+                self.ctx,
+                chain,
+                0,
+                rest,
+                -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
+                stop,
+                -1 if logprobs is None else logprobs,
+                check_signals,
+                processor,
+                criteria,
+            )
+            epoch = self._stream_epoch
+        except BaseException:
+            self._lock.release()
+            raise
+        # A stream takes the lock per chunk (CompletionRun.next_chunk), so
+        # other calls can run between chunks; they end the stream (epoch).
+        if stream:
+            self._lock.release()
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished
+            if not finished:
+                finished = True
+                if not stream:
+                    self._lock.release()
+                if self.verbose and not self.ctx.closed:
+                    print_timings(self.ctx.perf(), chain.perf())
+
+        return CompletionRun(
+            generation=generation,
+            model_name=model or self.model_path,
+            prompt_tokens=len(tokens),
+            piece=self._token_text,
+            prefix_text=prompt_text if echo else "",
+            suffix_text=suffix if suffix is not None and self._model.token_fim_pre < 0 else "",
+            want_logprobs=logprobs is not None,
+            echo_logprobs=echo_logprobs,
+            on_finish=finish,
+            step_lock=self._lock,
+            superseded=lambda: self._stream_epoch != epoch,
+        )
+
+    def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
+        rows = self.ctx.decode(tokens, 0, True)
+        shifted = rows - rows.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        builder = LogprobsBuilder(self._token_text)
+        builder.add(tokens[0], None, None)
+        for i, token in enumerate(tokens[1:]):
+            row = logp[i]
+            top = np.argsort(-row)[:top_n] if top_n > 0 else []
+            tops = {self._token_text(int(t)): float(row[t]) for t in top}
+            tops.setdefault(self._token_text(token), float(row[token]))
+            builder.add(token, float(row[token]), tops)
+        return builder.data
+
+    # ---- chat ---------------------------------------------------------------------------
+    def create_chat_completion(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        """Answer a chat (OpenAI ``messages``), formatted with the model's template or
+        ``chat_format``; supports tools, response_format (json_object / json_schema),
+        streaming and the sampling options of :meth:`create_completion`."""
+        return _chat.create_chat_completion(self, messages, **kwargs)
+
+    def create_chat_completion_openai_v1(self, *args: Any, **kwargs: Any) -> Any:
+        """create_chat_completion, returning ``openai`` package objects (needs ``openai``)."""
+        try:
+            from openai.types.chat import ChatCompletion, ChatCompletionChunk
+        except ImportError as e:
+            raise ImportError(
+                "create_chat_completion_openai_v1 needs the openai package: pip install openai"
+            ) from e
+        result = self.create_chat_completion(*args, **kwargs)
+        if kwargs.get("stream"):
+            return (ChatCompletionChunk(**chunk) for chunk in result)
+        return ChatCompletion(**result)
+
+    # ---- embeddings ---------------------------------------------------------------------
+    def _embeddings(self) -> _embedding.Embedder:
+        if self._embedder is None:
+            self._embedder = _embedding.Embedder(self)
+        return self._embedder
+
+    def embed(
+        self,
+        input: str | list[str],
+        normalize: bool = False,
+        truncate: bool = True,
+        return_count: bool = False,
+    ) -> Any:
+        """Embedding of a string (a list of floats), or of each string in a list. Works on
+        generative models too (mean of the token embeddings)."""
+        return self._embeddings().embed(
+            input, normalize=normalize, truncate=truncate, return_count=return_count
+        )
+
+    def create_embedding(
+        self, input: str | list[str], model: str | None = None
+    ) -> CreateEmbeddingResponse:
+        """OpenAI-shaped embeddings of ``input``, normalised to unit length."""
+        return self._embeddings().create_embedding(input, model or self.model_path)
+
+    # ---- state ------------------------------------------------------------------------
+    def save_state(self) -> LlamaState:
+        """Snapshot the context (tokens and KV state) to restore with :meth:`load_state`."""
+        with self._lock:
+            data = self.ctx.seq_state(0)
+            ids = np.array(self.ctx.tokens(0), dtype=np.intc)
+        if self.verbose:
+            print(f"Llama.save_state: {len(data)} bytes, {len(ids)} tokens", file=sys.stderr)
+        return LlamaState(
+            input_ids=ids,
+            scores=None,
+            n_tokens=len(ids),
+            llama_state=data,
+            llama_state_size=len(data),
+            seed=self._seed,
+        )
+
+    def load_state(self, state: LlamaState) -> None:
+        """Restore a :meth:`save_state` snapshot."""
+        with self._lock:
+            self._stream_epoch += 1
+            self.ctx.set_seq_state(
+                0, bytes(state.llama_state), [int(t) for t in state.input_ids[: state.n_tokens]]
+            )
+        self._seed = state.seed
+
+    def set_seed(self, seed: int) -> None:
+        """Seed for later calls that do not pass their own."""
+        self._seed = normalize_seed(seed)
+
+    def set_cache(self, cache: Any) -> None:
+        """Accepted for compatibility: the context already reuses the longest shared prefix."""
+        self.cache = cache
+
+    # ---- lifetime -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the context and the model; later calls raise a clear error."""
+        if self._embedder is not None:
+            self._embedder.close()
+        if self._ctx is not None:
+            self._ctx.close()
+        self._model.close()
+
+    def __enter__(self) -> Llama:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("a Llama cannot be pickled; pass model_path and parameters instead")
+
+    @staticmethod
+    def logits_to_logprobs(logits: npt.ArrayLike, axis: int = -1) -> npt.NDArray[np.single]:
+        """log-softmax of ``logits``."""
+        arr = np.asarray(logits, dtype=np.single)
+        shifted = arr - arr.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    @staticmethod
+    def longest_token_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+        """Length of the common prefix of two token lists."""
+        n = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_id: str,
+        filename: str | None,
+        *,
+        local_dir: str | None = None,
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ) -> Llama:
+        """Load a GGUF file from the Hugging Face Hub (``pip install huggingface_hub``);
+        works offline from the hub cache. ``filename`` may be a glob such as ``*Q4_K_M.gguf``."""
+        from llama_cpp._hub import download_model
+
+        path = download_model(repo_id, filename, local_dir=local_dir, cache_dir=cache_dir)
+        return cls(model_path=path, **kwargs)
+
+
+class _TokenText:
+    """Token id -> its text (cached), for logprobs."""
+
+    def __init__(self, model: _core.Model):
+        self._model = model
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, token: int) -> str:
+        text = self._cache.get(token)
+        if text is None:
+            text = self._model.token_to_piece(token, False).decode("utf-8", errors="ignore")
+            self._cache[token] = text
+        return text
+
+
+def _as_list(value: Any, kind: type) -> Any:
+    """None, or a callable list (a bare callable is wrapped)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return kind(value)
+    if callable(value):
+        return kind([value])
+    raise TypeError(f"expected a list of callables, got {value!r}")
