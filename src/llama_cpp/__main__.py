@@ -12,10 +12,7 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
 import llama_cpp
-from llama_cpp import _core
 
 
 def print_summary() -> None:
@@ -39,34 +36,24 @@ def print_summary() -> None:
 
 
 def generate(model_path: str, prompt: str, n_tokens: int, n_threads: int) -> None:
-    model = _core.Model(model_path)
-    context = _core.Context(model, n_ctx=max(512, n_tokens + 64), n_threads=n_threads)
-    tokens = model.tokenize(prompt)
-    start = time.perf_counter()
-    context.decode(tokens)
-    prompt_s = time.perf_counter() - start
+    """Stream a greedy continuation of ``prompt`` through Llama (the C++ token loop)."""
+    llm = llama_cpp.Llama(
+        model_path, n_ctx=max(512, n_tokens + 64), n_threads=n_threads or None, verbose=False
+    )
     sys.stdout.write(prompt)
-    pending = b""
-    generated = 0
     start = time.perf_counter()
-    for _ in range(n_tokens):
-        token = int(np.argmax(context.logits()))
-        if model.is_eog(token):
-            break
-        pending += model.token_to_piece(token)
-        try:
-            sys.stdout.write(pending.decode("utf-8"))
-            pending = b""
-        except UnicodeDecodeError:
-            pass  # a multi-byte character continues in the next token
+    for chunk in llm(prompt, max_tokens=n_tokens, temperature=0.0, stream=True):
+        sys.stdout.write(chunk["choices"][0]["text"])
         sys.stdout.flush()
-        context.decode([token])
-        generated += 1
-    gen_s = time.perf_counter() - start
-    print(pending.decode("utf-8", errors="replace"))
+    elapsed = time.perf_counter() - start
+    perf = llm.ctx.perf()
+    generated = perf["n_eval"]
+    llm.close()
+    print()
     print(
-        f"\n[{len(tokens)} prompt tokens in {prompt_s * 1000:.0f} ms, {generated} tokens generated "
-        f"at {generated / gen_s if gen_s else 0:.1f} tokens/s]",
+        f"\n[{perf['n_p_eval']} prompt tokens in {perf['t_p_eval_ms']:.0f} ms, {generated} tokens "
+        f"generated at {perf['n_eval'] * 1000 / perf['t_eval_ms'] if perf['t_eval_ms'] else 0:.1f} "
+        f"tokens/s; {elapsed:.2f} s in all]",
         file=sys.stderr,
     )
 

@@ -1,10 +1,15 @@
 """Embeddings for Llama.create_embedding / Llama.embed.
 
-A Llama created with ``embedding=True`` embeds with its own context. Any
-other Llama (a generative model) gets a second, embeddings-only context on
-the same weights when first asked, so embedding never needs a reload. A
-model that declares no pooling is pooled by mean (one vector per input);
-pass ``pooling_type=LLAMA_POOLING_TYPE_NONE`` for one vector per token.
+A Llama created with ``embedding=True`` embeds with its own context; any
+other Llama gets a second, embeddings-only context on the same weights when
+first asked, so embedding never needs a reload.
+
+Models that declare a pooling type (embedding models) are pooled by
+llama.cpp as declared, or as ``pooling_type=`` asks. A generative model
+declares none: its text is read after one neutral token (a newline) and the
+hidden states of the text's own tokens are averaged. The first positions of
+a causal model act as attention sinks and carry little meaning; skipping
+them is what makes "cat" land nearer "kitten" than "stock market".
 """
 
 from __future__ import annotations
@@ -13,20 +18,25 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _core
-from llama_cpp._constants import LLAMA_POOLING_TYPE_MEAN, LLAMA_POOLING_TYPE_NONE
+from llama_cpp._constants import LLAMA_POOLING_TYPE_NONE, LLAMA_POOLING_TYPE_UNSPECIFIED
 
 if TYPE_CHECKING:
     from llama_cpp.llama import Llama
 
 
-def default_pooling(model: _core.Model) -> int:
-    """The model's declared pooling type, or mean pooling when it declares none."""
+def declared_pooling(model: _core.Model) -> int | None:
+    """The pooling type the model's metadata declares, if any."""
     meta = model.metadata
     arch = meta.get("general.architecture", "")
     declared = meta.get(f"{arch}.pooling_type")
     if declared is not None and declared.lstrip("-").isdigit() and int(declared) > 0:
         return int(declared)
-    return LLAMA_POOLING_TYPE_MEAN
+    return None
+
+
+def uses_prefixed_mean(model: _core.Model, requested: int) -> bool:
+    """Whether embeddings are our prefixed mean (a generative model, no pooling asked)."""
+    return requested == LLAMA_POOLING_TYPE_UNSPECIFIED and declared_pooling(model) is None
 
 
 def _normalized(vector: list[float]) -> list[float]:
@@ -40,6 +50,7 @@ class Embedder:
     def __init__(self, llama: Llama):
         self._llama = llama
         params = llama.context_params
+        self.prefixed_mean = llama._prefixed_mean
         if params.embeddings:
             self._ctx = llama.ctx
             self._own = False
@@ -49,13 +60,25 @@ class Embedder:
             p.n_batch = p.n_ubatch = params.n_ctx
             p.n_threads, p.n_threads_batch = params.n_threads, params.n_threads_batch
             p.embeddings = True
-            p.pooling_type = default_pooling(llama.model)
+            declared = declared_pooling(llama.model)
+            p.pooling_type = LLAMA_POOLING_TYPE_NONE if declared is None else declared
+            self.prefixed_mean = declared is None
             self._ctx = _core.Context.from_params(llama.model, p)
             self._own = True
+        nl = llama.model.token_nl
+        self._prefix = (
+            [nl if nl >= 0 else max(llama.model.token_bos, 0)] if self.prefixed_mean else []
+        )
 
     def close(self) -> None:
         if self._own:
             self._ctx.close()
+
+    def _one(self, tokens: list[int]) -> Any:
+        result = self._ctx.embed(self._prefix + tokens, 0)
+        if self.prefixed_mean:
+            return result[len(self._prefix) :].mean(axis=0).tolist()
+        return result.tolist()
 
     def embed(
         self, input: str | list[str], *, normalize: bool, truncate: bool, return_count: bool
@@ -63,27 +86,28 @@ class Embedder:
         texts = [input] if isinstance(input, str) else input
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise TypeError("input must be a string or a list of strings")
-        limit = min(self._ctx.n_ctx, self._ctx.n_batch)
-        pooled = self._ctx.pooling_type != LLAMA_POOLING_TYPE_NONE
+        limit = min(self._ctx.n_ctx, self._ctx.n_batch) - len(self._prefix)
+        pooled = self.prefixed_mean or self._ctx.pooling_type != LLAMA_POOLING_TYPE_NONE
         out: list[Any] = []
         total = 0
         with self._llama._lock:
             if not self._own:
                 self._llama._stream_epoch += 1
             for text in texts:
-                tokens = self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+                tokens = self._llama.tokenize(
+                    text.encode("utf-8"), add_bos=not self.prefixed_mean, special=False
+                )
                 if not tokens:
-                    tokens = [self._llama.token_bos() if self._llama.token_bos() >= 0 else 0]
+                    tokens = [max(self._llama.token_bos(), 0)]
                 if len(tokens) > limit:
                     if not truncate:
                         raise ValueError(
                             f"Requested tokens ({len(tokens)}) exceed the embedding limit "
-                            f"of {limit}; "
-                            "pass truncate=True or a larger n_ctx"
+                            f"of {limit}; pass truncate=True or a larger n_ctx"
                         )
                     tokens = tokens[:limit]
                 total += len(tokens)
-                result = self._ctx.embed(tokens, 0).tolist()
+                result = self._one(tokens)
                 if normalize:
                     result = _normalized(result) if pooled else [_normalized(r) for r in result]
                 out.append(result)

@@ -17,6 +17,7 @@ from llama_cpp._completion import CompletionRun, LogprobsBuilder
 from llama_cpp._constants import (
     LLAMA_ATTENTION_TYPE_UNSPECIFIED,
     LLAMA_DEFAULT_SEED,
+    LLAMA_POOLING_TYPE_NONE,
     LLAMA_POOLING_TYPE_UNSPECIFIED,
     LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED,
     LLAMA_SPLIT_MODE_LAYER,
@@ -169,13 +170,15 @@ class Llama:
         self._lock = threading.Lock()
         self._stream_epoch = 0
         self._embedder: _embedding.Embedder | None = None
+        self._prefixed_mean = False
         with verbose_log(self.verbose):
             self._model = _core.Model(self.model_path, **vars(self.model_params))
+            self._prefixed_mean = _embedding.uses_prefixed_mean(self._model, pooling_type)
             if vocab_only:
                 self._ctx: _core.Context | None = None
             else:
-                if self.context_params.pooling_type == LLAMA_POOLING_TYPE_UNSPECIFIED and embedding:
-                    self.context_params.pooling_type = _embedding.default_pooling(self._model)
+                if self._prefixed_mean and embedding:
+                    self.context_params.pooling_type = LLAMA_POOLING_TYPE_NONE
                 self._ctx = _core.Context.from_params(self._model, self.context_params)
                 self.context_params = self._ctx.params
                 if lora_path:
@@ -235,6 +238,9 @@ class Llama:
         return self._model.token_nl
 
     def pooling_type(self) -> str:
+        """The pooling embeddings use: llama.cpp's name, or "mean" for a generative model."""
+        if self._prefixed_mean:
+            return "mean"
         return POOLING_TYPE_NAMES.get(self.ctx.pooling_type, str(self.ctx.pooling_type))
 
     # ---- tokens ------------------------------------------------------------------------
