@@ -159,9 +159,7 @@ def test_an_abandoned_stream_does_not_block_later_calls(llm: Llama) -> None:
     assert llm("Hi", max_tokens=2)["usage"]["completion_tokens"] <= 2
 
 
-@pytest.mark.skipif(
-    os.name != "posix", reason="uses SIGALRM-free signal.raise_signal timing on POSIX"
-)
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT with pthread_kill (POSIX only)")
 def test_ctrl_c_stops_generation_and_the_llama_stays_usable(llm: Llama) -> None:
     timer = threading.Timer(
         0.3, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)

@@ -149,8 +149,8 @@ def create_chat_completion(
     formatted = formatter(messages=rendered_messages, tools=tools if use_tools else None)
     prompt = formatted.prompt
     bos_text = getattr(formatter, "bos_token", "")
-    if bos_text and prompt.startswith(bos_text):
-        prompt = prompt[len(bos_text) :]  # the tokenizer adds BOS itself when the model wants it
+    if bos_text and llama.model.add_bos and prompt.startswith(bos_text):
+        prompt = prompt[len(bos_text) :]  # tokenize() adds it back: keep a single BOS
 
     gbnf = grammar.grammar if grammar is not None else _response_grammar(response_format)
     tool_mode = use_tools and (forced is not None or tool_choice == "required")
@@ -191,7 +191,12 @@ def _message(
 ) -> tuple[dict[str, Any], str | None]:
     if tools:
         if tool_mode:
-            value = json.loads(text)
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                # the grammar guarantees a call unless max_tokens cut it short: give the
+                # text back, and finish_reason says "length"
+                return {"role": "assistant", "content": text}, None
             calls = [_tools.make_call(value["name"], value["arguments"])]
         else:
             calls = _tools.parse_tool_calls(text, tools)
@@ -206,13 +211,7 @@ def _message(
 def _complete(
     run: CompletionRun, chat_id: str, tools: list[Any], tool_mode: bool, functions_api: bool
 ) -> dict[str, Any]:
-    try:
-        text, tokens, entries = run.generation.run()
-    finally:
-        if run.on_finish:
-            run.on_finish()
-    run.completion_tokens += len(tokens)
-    content = text.decode("utf-8", errors="ignore")
+    content, entries = run.run_to_end()
     message, reason = _message(content, tools, tool_mode, functions_api)
     return {
         "id": chat_id,

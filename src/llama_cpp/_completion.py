@@ -87,18 +87,23 @@ class CompletionRun:
         reason = self.generation.finish_reason
         return "stop" if reason == "cancelled" else reason
 
-    def response(self) -> CreateCompletionResponse:
-        """Run to the end and return the whole completion."""
+    def run_to_end(self) -> tuple[str, Any]:
+        """Generate everything at once (one call into C++): the text and logprob entries."""
         try:
-            text, tokens, entries = self.generation.run()
+            data, tokens, entries = self.generation.run()
         finally:
             if self.on_finish:
                 self.on_finish()
         self.completion_tokens += len(tokens)
+        return data.decode("utf-8", errors="ignore"), entries
+
+    def response(self) -> CreateCompletionResponse:
+        """Run to the end and return the whole completion."""
+        text, entries = self.run_to_end()
         builder = self._logprobs()
         if builder is not None:
             builder.add_chunk(entries)
-        full = self.prefix_text + text.decode("utf-8", errors="ignore") + self.suffix_text
+        full = self.prefix_text + text + self.suffix_text
         return {
             "id": self.id,
             "object": "text_completion",

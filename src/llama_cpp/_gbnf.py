@@ -24,7 +24,8 @@ class GrammarError(ValueError):
     def __init__(self, message: str, text: str, pos: int):
         line = text.count("\n", 0, pos) + 1
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        line_text = text.splitlines()[line - 1] if text.splitlines() else ""
+        lines = text.splitlines()
+        line_text = lines[line - 1] if line <= len(lines) else ""
         pointer = " " * (column - 1) + "^"
         super().__init__(
             f"invalid grammar at line {line}, column {column}: {message}\n"

@@ -102,10 +102,11 @@ class SchemaConverter:
                 self._primitive(dep)
         return name
 
-    def _add(self, hint: str, body: str) -> str:
+    def _add(self, hint: str, body: str, *, reuse: bool = True) -> str:
+        """A rule named after ``hint``; an identical existing rule is reused if allowed."""
         base = re.sub(r"[^a-zA-Z0-9-]+", "-", hint).strip("-") or "rule"
         name, i = base, 1
-        while name in self.rules and self.rules[name] != body:
+        while name in self.rules and not (reuse and self.rules[name] == body):
             i += 1
             name = f"{base}-{i}"
         self.rules[name] = body
@@ -141,21 +142,14 @@ class SchemaConverter:
                 "minLength",
                 "maxLength",
                 "format",
-                "minimum",
-                "maximum",
-                "exclusiveMinimum",
-                "exclusiveMaximum",
                 "nullable",
-                "uniqueItems",
-                "minProperties",
-                "maxProperties",
             }
         )
         if unknown:
             raise ValueError(
                 f"schema at '{hint}' uses {sorted(unknown)}, which structured output does not "
-                "support; remove those keywords (pattern-like constraints can be written as a "
-                "GBNF grammar and passed with grammar=)"
+                "enforce; remove those keywords (numeric bounds, patterns and the like can be "
+                "written as a GBNF grammar and passed with grammar=)"
             )
         if "$ref" in schema:
             return self._ref(schema["$ref"])
@@ -201,15 +195,9 @@ class SchemaConverter:
     def _ref(self, ref: str) -> str:
         if ref in self.ref_rules:
             return self.ref_rules[ref]
-        if not ref.startswith("#"):
-            raise ValueError(f"only local $ref ('#/$defs/...') are supported, got {ref!r}")
-        target: Any = self.root_schema
-        for part in [p for p in ref[1:].split("/") if p]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                raise ValueError(f"$ref {ref!r} points to nothing in the schema")
-            target = target[part]
-        name = self._add("ref-" + ref.rsplit("/", 1)[-1], "")
+        target = self._resolve(ref)
+        # a placeholder of its own (never shared), so recursive refs can use it
+        name = self._add("ref-" + ref.rsplit("/", 1)[-1], "", reuse=False)
         self.ref_rules[ref] = name
         body_rule = self.visit(target, name + "-body")
         self.rules[name] = body_rule
@@ -226,9 +214,15 @@ class SchemaConverter:
             merged["required"].extend(part.get("required", []))
         return merged
 
-    def _resolve(self, ref: str) -> dict[str, Any]:
+    def _resolve(self, ref: str) -> Any:
+        """The schema a local ``$ref`` points to."""
+        if not ref.startswith("#"):
+            raise ValueError(f"only local $ref ('#/$defs/...') are supported, got {ref!r}")
         target: Any = self.root_schema
-        for part in [p for p in ref.lstrip("#").split("/") if p]:
+        for part in [p for p in ref[1:].split("/") if p]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                raise ValueError(f"$ref {ref!r} points to nothing in the schema")
             target = target[part]
         return target
 
