@@ -85,8 +85,10 @@ def test_n_ctx_zero_means_the_training_context(model_path: Path) -> None:
 
 
 def test_legacy_keys_are_accepted_and_unknown_keys_warned(model_path: Path) -> None:
-    llm = Llama(str(model_path), n_ctx=128, f16_kv=True, n_parts=-1, verbose=False)
+    llm = Llama(str(model_path), n_ctx=128, f16_kv=True, n_parts=-1, device=None, verbose=False)
     llm.close()
+    with pytest.warns(UserWarning, match="ignores device='cuda'.*n_gpu_layers"):
+        Llama(str(model_path), n_ctx=128, device="cuda", verbose=False).close()
     with pytest.warns(UserWarning, match="n_ctxx"):
         Llama(str(model_path), n_ctxx=128, verbose=False).close()
 

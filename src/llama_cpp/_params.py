@@ -21,6 +21,8 @@ LEGACY_KEYS = {
     "low_vram": "obsolete in llama.cpp; use n_gpu_layers / offload_kqv",
     "mul_mat_q": "obsolete in llama.cpp (always on)",
     "embedding_mode": "use embedding=True",
+    # LangChain's LlamaCppEmbeddings passes device=None.
+    "device": "llama.cpp places layers with n_gpu_layers, main_gpu and split_mode",
 }
 
 
@@ -56,6 +58,12 @@ def _threads(name: str, value: int | None) -> int:
 def check_unknown_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Split **kwargs into legacy keys (returned) and unknown ones (warned about by name)."""
     legacy = {k: v for k, v in kwargs.items() if k in LEGACY_KEYS}
+    if legacy.get("device") is not None:
+        warnings.warn(
+            f"Llama() ignores device={legacy['device']!r}: {LEGACY_KEYS['device']}.",
+            UserWarning,
+            stacklevel=3,
+        )
     unknown = sorted(k for k in kwargs if k not in LEGACY_KEYS)
     if unknown:
         warnings.warn(

@@ -568,12 +568,16 @@ class Llama:
     def embed(
         self,
         input: str | list[str],
-        normalize: bool = False,
+        normalize: bool = True,
         truncate: bool = True,
         return_count: bool = False,
     ) -> Any:
         """Embedding of a string (a list of floats), or of each string in a list. Works on
-        generative models too (mean of the token embeddings)."""
+        generative models too (mean of the token embeddings).
+
+        Unit length by default, like :meth:`create_embedding`, so that callers mixing
+        the two (LangChain embeds documents with one and queries with the other) get
+        comparable vectors; ``normalize=False`` gives the raw hidden state."""
         return self._embeddings().embed(
             input, normalize=normalize, truncate=truncate, return_count=return_count
         )

@@ -1,0 +1,39 @@
+"""Importing the third-party clients the integration tests drive.
+
+They are test dependencies (the README's test command installs them), so a
+missing one fails the test with the command that installs it instead of
+quietly skipping.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from types import ModuleType
+
+import pytest
+
+INSTALL_HINT = {
+    "langchain_community": 'pip install ".[test]"',
+    "llama_index.core": 'pip install ".[test]"',
+    # Its metadata requires llama-cpp-python, which would overwrite llama_cpp.
+    "llama_index.llms.llama_cpp": "pip install --no-deps llama-index-llms-llama-cpp",
+}
+
+CHATML = "<|im_start|>{role}\n{content}<|im_end|>\n"
+
+
+def require(module: str) -> ModuleType:
+    """Import `module`, or fail naming the command that installs it."""
+    try:
+        with warnings.catch_warnings():
+            # langchain-community announces its sunset on import.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return importlib.import_module(module)
+    except ImportError as error:
+        pytest.fail(f"{module} is not installed ({error}); run: {INSTALL_HINT[module]}")
+
+
+def chatml_prompt(question: str) -> str:
+    """SmolLM2's chat format around one user turn, ready for a plain completion."""
+    return CHATML.format(role="user", content=question) + "<|im_start|>assistant\n"
