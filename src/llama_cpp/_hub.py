@@ -39,8 +39,12 @@ def download_model(
 
 
 def _cached_files(huggingface_hub: object, repo_id: str, cache_dir: str | None) -> list[str]:
+    """Repository-relative paths of the files of ``repo_id`` in the local hub cache."""
     info = huggingface_hub.scan_cache_dir(cache_dir)  # type: ignore[attr-defined]
-    for repo in info.repos:
-        if repo.repo_id == repo_id:
-            return sorted({f.file_name for rev in repo.revisions for f in rev.files})
-    return []
+    return sorted(
+        f.file_path.relative_to(rev.snapshot_path).as_posix()
+        for repo in info.repos
+        if repo.repo_id == repo_id and repo.repo_type == "model"
+        for rev in repo.revisions
+        for f in rev.files
+    )

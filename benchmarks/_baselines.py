@@ -1,0 +1,61 @@
+"""The programs our benchmarks compare against, built on this machine on first use.
+
+* llama.cpp's own tools (``llama-bench``, ``llama-server``) from the pinned tree in
+  ``vendor/llama.cpp``, Release, ``GGML_NATIVE=ON`` like our default build, in
+  ``build/llama-tools``.
+* llama-cpp-python from the source archive the lock pins, in its own virtual environment
+  ``build/bench/llama-cpp-python`` so that its ``llama_cpp`` never shadows ours.
+
+Both are minutes of compiling on a small machine, done once; later runs reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS_BUILD = REPO / "build" / "llama-tools"
+LLAMA_CPP_PYTHON_VENV = REPO / "build" / "bench" / "llama-cpp-python"
+LOCK = json.loads((REPO / "vendor" / "llama.cpp.lock.json").read_text(encoding="utf-8"))
+
+
+def _run(command: list[str], **kwargs: object) -> None:
+    print("$", " ".join(command), file=sys.stderr, flush=True)
+    subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def llama_tool(name: str) -> Path:
+    """Path of llama.cpp's ``name`` (e.g. ``llama-bench``), built from the pinned tree."""
+    binary = TOOLS_BUILD / "bin" / name
+    if binary.is_file():
+        return binary
+    tree = REPO / "vendor" / "llama.cpp"
+    if not (tree / "CMakeLists.txt").is_file():
+        _run([sys.executable, str(REPO / "vendor" / "fetch_llama_cpp.py")])
+    if not (TOOLS_BUILD / "CMakeCache.txt").is_file():
+        _run(["cmake", "-S", str(tree), "-B", str(TOOLS_BUILD), "-G", "Ninja",
+              "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",
+              "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF",
+              "-DLLAMA_USE_PREBUILT_UI=OFF"])  # fmt: skip
+    _run(["cmake", "--build", str(TOOLS_BUILD), "--target", name, f"-j{os.cpu_count() or 2}"])
+    return binary
+
+
+def llama_cpp_python() -> Path:
+    """Interpreter of a virtual environment holding the pinned llama-cpp-python."""
+    python = LLAMA_CPP_PYTHON_VENV / "bin" / "python"
+    marker = LLAMA_CPP_PYTHON_VENV / ".installed"
+    if marker.is_file():
+        return python
+    sdist = LOCK["sources"]["sdist"]
+    archive = REPO / "vendor" / ".downloads" / sdist["filename"]
+    _run([sys.executable, "-m", "venv", "--clear", str(LLAMA_CPP_PYTHON_VENV)])
+    source = str(archive) if archive.is_file() else f"{sdist['name']}=={sdist['version']}"
+    env = {k: v for k, v in os.environ.items() if k not in ("CMAKE_ARGS", "FORCE_CMAKE")}
+    _run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", source], env=env)
+    marker.write_text(sdist["version"], encoding="utf-8")
+    return python
