@@ -7,6 +7,12 @@
 // llama_decode (continuous batching: a new prompt joins the running batch);
 // next() and run() drive one Generation with the GIL released, entering
 // Python once per emitted chunk, or once per call.
+//
+// Speculative decoding: a Generation may guess the next tokens (a draft) from
+// an n-gram lookup in its own history (prompt lookup, no GIL) or from a
+// Python draft model. The draft is decoded in the same batch as the newest
+// token; each drafted token the sampler would have picked anyway is accepted
+// without another decode, and the KV cells of the rejected rest are dropped.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -74,47 +80,99 @@ public:
     bool finished() const { return finished_; }
     bool needs_decode() const { return !finished_ && !pending_.empty(); }
 
+    // Speculative decoding: prompt lookup (n-grams of up to `ngram_max` tokens,
+    // `n_draft` tokens guessed) or, if `draft_fn` is not None, a Python
+    // draft model draft_fn(input_ids) -> token ids.
+    void set_draft(int32_t ngram_max, int32_t n_draft, py::object draft_fn) {
+        if (ngram_max < 0 || n_draft < 0) {
+            throw std::invalid_argument("draft_ngram_max and draft_n must be >= 0");
+        }
+        if ((n_draft > 0 || !draft_fn.is_none()) &&
+            (llama_model_is_recurrent(ctx_->model()) || llama_model_is_hybrid(ctx_->model()))) {
+            throw std::invalid_argument(
+                "speculative decoding (draft_model) needs a KV cache that can drop drafted tokens; "
+                "this model is recurrent: remove draft_model=");
+        }
+        draft_ngram_max_ = std::max(ngram_max, 1);
+        draft_n_ = n_draft;
+        draft_fn_ = std::move(draft_fn);
+    }
+
     // Put up to `budget` pending tokens into `batch`; returns how many. The
     // last prompt token is always decoded on its own, as it is after a reused
     // prefix: the logits it gives then do not depend on what the cache held,
     // so the same call gives the same greedy output every time.
     size_t fill_batch(llama_batch &batch, size_t budget) {
+        draft_.clear();
+        in_batch_ = 0;
+        if (pending_.size() == 1 && budget > 1 && (draft_n_ > 0 || !draft_fn_.is_none())) {
+            make_draft(budget - 1);
+            if (finished_) {  // the Python draft model raised
+                draft_.clear();
+                return 0;
+            }
+        }
         const std::vector<llama_token> &history = ctx_->seq_tokens(seq_);
         const size_t n = std::min(budget, pending_.size() > 1 ? pending_.size() - 1 : pending_.size());
-        for (size_t i = 0; i < n; ++i) {
+        // the draft follows the last pending token, each with its own logits
+        const size_t total = n + draft_.size();
+        for (size_t i = 0; i < total; ++i) {
             const auto at = static_cast<size_t>(batch.n_tokens);
-            batch.token[at] = pending_[i];
+            batch.token[at] = i < n ? pending_[i] : draft_[i - n];
             batch.pos[at] = static_cast<llama_pos>(history.size() + i);
             batch.n_seq_id[at] = 1;
             batch.seq_id[at][0] = seq_;
-            batch.logits[at] = (i + 1 == pending_.size());
-            if (batch.logits[at]) {
+            batch.logits[at] = i + 1 >= pending_.size();
+            if (i + 1 == pending_.size()) {
                 logits_index_ = batch.n_tokens;
             }
             ++batch.n_tokens;
         }
         in_batch_ = n;
-        return n;
+        return total;
     }
 
     // After a successful decode: the batched tokens join the sequence.
     void commit() {
         std::vector<llama_token> &history = ctx_->seq_tokens(seq_);
         history.insert(history.end(), pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(in_batch_));
-        n_decoded_ += in_batch_;
+        n_decoded_ += in_batch_ + draft_.size();
         pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(in_batch_));
         in_batch_ = 0;
     }
 
     bool ready_to_sample() const { return !finished_ && pending_.empty(); }
 
-    // Sample the next token from the logits at logits_index_, and feed it
-    // through the text stream. Decides whether generation goes on.
+    // Sample the next token, then walk the draft: while the sampled token is
+    // the drafted one (already decoded), it joins the sequence and the next
+    // row is sampled. The KV cells of drafted tokens not accepted are dropped.
     void sample() {
+        llama_token token = sample_at(logits_index_);
+        size_t accepted = 0;
+        while (!finished_ && accepted < draft_.size() && token == draft_[accepted]) {
+            ctx_->seq_tokens(seq_).push_back(token);
+            pending_.clear();
+            ++accepted;
+            token = sample_at(logits_index_ + static_cast<int32_t>(accepted));
+        }
+        if (!draft_.empty()) {
+            n_drafted_ += static_cast<int64_t>(draft_.size());
+            n_draft_accepted_ += static_cast<int64_t>(accepted);
+            const auto keep = static_cast<llama_pos>(ctx_->seq_tokens(seq_).size());
+            llama_memory_seq_rm(llama_get_memory(ctx_->get()), seq_, keep, -1);
+            draft_.clear();
+        }
+    }
+
+    // Sample a token from the logits of batch row `index`, and feed it
+    // through the text stream. Decides whether generation goes on (then the
+    // token is pending, to be decoded next). Returns the token, or -1 once
+    // finished without one.
+    llama_token sample_at(int32_t index) {
         llama_context *c = ctx_->get();
         const llama_vocab *vocab = ctx_->vocab();
         const int32_t n_vocab = llama_vocab_n_tokens(vocab);
-        const float *row = llama_get_logits_ith(c, logits_index_);
+        const float *row = llama_get_logits_ith(c, index);
         if (row == nullptr) {
             throw llama_error("llama.cpp returned no logits to sample from");
         }
@@ -129,7 +187,7 @@ public:
                     }
                     std::copy(result.data(), result.data() + n_vocab, scores_.begin());
                 })) {
-                return;
+                return -1;
             }
             row = scores_.data();
         }
@@ -142,17 +200,17 @@ public:
         }
         if (llama_vocab_is_eog(vocab, token)) {
             finish("stop");
-            return;
+            return -1;
         }
         if (n_probs_ >= 0) {
-            record_logprob(llama_get_logits_ith(c, logits_index_), token);
+            record_logprob(llama_get_logits_ith(c, index), token);
         }
         ++n_generated_;
         out_.tokens.push_back(token);
         out_.text += text_.push(token_piece(vocab, token, false));
         if (text_.stopped()) {
             finish("stop");
-            return;
+            return token;
         }
         if (!stopping_criteria_.is_none()) {
             bool stop = false;
@@ -160,22 +218,23 @@ public:
                     py::array_t<float> arr(n_vocab, row);
                     stop = py::bool_(stopping_criteria_(input_ids(token), arr));
                 })) {
-                return;
+                return token;
             }
             if (stop) {
                 finish("stop");
-                return;
+                return token;
             }
         }
         if (max_tokens_ > 0 && n_generated_ >= max_tokens_) {
             finish("length");
-            return;
+            return token;
         }
         if (ctx_->seq_tokens(seq_).size() + 1 > llama_n_ctx(c)) {
             finish("length");
-            return;
+            return token;
         }
         pending_.assign(1, token);
+        return token;
     }
 
     void set_hooks(py::object logits_processor, py::object stopping_criteria) {
@@ -204,10 +263,62 @@ public:
     const std::optional<std::string> &finish_reason() const { return finish_reason_; }
     const std::string &matched_stop() const { return text_.matched_stop(); }
     int64_t n_generated() const { return n_generated_; }
+    int64_t n_drafted() const { return n_drafted_; }
+    int64_t n_draft_accepted() const { return n_draft_accepted_; }
     size_t n_decoded() const { return n_decoded_; }
     int32_t seq() const { return seq_; }
 
 private:
+    // Fill draft_ with up to `limit` guessed tokens to follow pending_[0].
+    void make_draft(size_t limit) {
+        const std::vector<llama_token> &history = ctx_->seq_tokens(seq_);
+        const size_t n_ctx = llama_n_ctx(ctx_->get());
+        const size_t used = history.size() + 1;
+        limit = std::min(limit, n_ctx > used ? n_ctx - used : 0);
+        if (max_tokens_ > 0) {
+            // row j gives token n_generated_ + 1 + j: rows past max_tokens are wasted
+            const int64_t left = max_tokens_ - n_generated_ - 1;
+            limit = std::min(limit, static_cast<size_t>(std::max<int64_t>(left, 0)));
+        }
+        if (limit == 0) {
+            return;
+        }
+        if (!draft_fn_.is_none()) {
+            call_python([&] {
+                py::array_t<int32_t, py::array::c_style | py::array::forcecast> guess =
+                    draft_fn_(input_ids(pending_[0]));
+                const int32_t n_vocab = llama_vocab_n_tokens(ctx_->vocab());
+                for (py::ssize_t k = 0; k < guess.size() && draft_.size() < limit; ++k) {
+                    const int32_t t = guess.data()[k];
+                    if (t < 0 || t >= n_vocab) {
+                        throw std::invalid_argument("the draft model returned token " + std::to_string(t) +
+                                                    ", outside the vocabulary (0.." + std::to_string(n_vocab - 1) +
+                                                    ")");
+                    }
+                    draft_.push_back(t);
+                }
+            });
+            return;
+        }
+        // Prompt lookup: the latest earlier place where the sequence's last
+        // n tokens occurred (longest n first); guess what followed it there.
+        lookup_.assign(history.begin(), history.end());
+        lookup_.push_back(pending_[0]);
+        const size_t len = lookup_.size();
+        for (size_t n = std::min<size_t>(static_cast<size_t>(draft_ngram_max_), len - 1); n >= 1; --n) {
+            const llama_token *tail = lookup_.data() + len - n;
+            for (size_t start = len - n; start-- > 0;) {
+                if (std::equal(tail, tail + n, lookup_.data() + start)) {
+                    const size_t from = start + n;
+                    const size_t count = std::min({limit, static_cast<size_t>(draft_n_), len - from});
+                    draft_.assign(lookup_.begin() + static_cast<std::ptrdiff_t>(from),
+                                  lookup_.begin() + static_cast<std::ptrdiff_t>(from + count));
+                    return;
+                }
+            }
+        }
+    }
+
     void finish(const char *reason) {
         out_.text += text_.flush();
         finished_ = true;
@@ -284,6 +395,13 @@ private:
     std::vector<float> scores_;
     py::object logits_processor_ = py::none();
     py::object stopping_criteria_ = py::none();
+    py::object draft_fn_ = py::none();
+    int32_t draft_ngram_max_ = 1;
+    int32_t draft_n_ = 0;
+    std::vector<llama_token> draft_;
+    std::vector<llama_token> lookup_;
+    int64_t n_drafted_ = 0;
+    int64_t n_draft_accepted_ = 0;
     bool python_error_ = false;
     size_t in_batch_ = 0;
     int32_t logits_index_ = -1;
@@ -399,7 +517,8 @@ void register_generation(py::module_ &m) {
         .def(py::init([](std::shared_ptr<Context> context, std::shared_ptr<SamplerChain> sampler, int32_t seq_id,
                          std::vector<llama_token> tokens, int64_t max_tokens, std::vector<std::string> stop,
                          int32_t logprobs, bool check_signals, py::object logits_processor,
-                         py::object stopping_criteria) {
+                         py::object stopping_criteria, int32_t draft_ngram_max, int32_t draft_n,
+                         py::object draft_model) {
                  if (!context) {
                      throw std::invalid_argument("context must not be None");
                  }
@@ -407,15 +526,19 @@ void register_generation(py::module_ &m) {
                                                        std::move(tokens), max_tokens, std::move(stop), logprobs,
                                                        check_signals);
                  g->set_hooks(std::move(logits_processor), std::move(stopping_criteria));
+                 g->set_draft(draft_ngram_max, draft_n, std::move(draft_model));
                  return g;
              }),
              py::arg("context"), py::arg("sampler"), py::arg("seq_id"), py::arg("tokens"), py::arg("max_tokens"),
              py::arg("stop") = std::vector<std::string>{}, py::arg("logprobs") = -1, py::arg("check_signals") = false,
              py::arg("logits_processor") = py::none(), py::arg("stopping_criteria") = py::none(),
+             py::arg("draft_ngram_max") = 2, py::arg("draft_n") = 0, py::arg("draft_model") = py::none(),
              "Generate in sequence `seq_id` after decoding `tokens` (the part of the prompt not yet in the "
              "sequence); max_tokens <= 0 means until the context is full; logprobs: -1 = none, else the "
              "sampled token's log-probability plus that many top alternatives. logits_processor(input_ids, "
-             "scores) -> scores and stopping_criteria(input_ids, scores) -> bool are called per token.")
+             "scores) -> scores and stopping_criteria(input_ids, scores) -> bool are called per token. "
+             "Speculative decoding: draft_n > 0 guesses that many tokens by prompt lookup (n-grams up to "
+             "draft_ngram_max); or draft_model(input_ids) -> token ids guesses them (Python, per step).")
         .def("next", [](Generation &g) { return drive(g, false); },
              "Run until some text can be emitted (or the end): (text bytes, tokens, logprobs), or None "
              "once finished.")
@@ -433,7 +556,11 @@ void register_generation(py::module_ &m) {
                                "None while running; 'stop' (EOS or a stop string), 'length' or 'cancelled'.")
         .def_property_readonly("matched_stop", &Generation::matched_stop, "The stop string that ended it, if any.")
         .def_property_readonly("n_generated", &Generation::n_generated, "Tokens sampled so far (EOS excluded).")
-        .def_property_readonly("n_decoded", &Generation::n_decoded, "Tokens decoded by this generation.")
+        .def_property_readonly("n_decoded", &Generation::n_decoded,
+                               "Tokens decoded by this generation (drafted ones included).")
+        .def_property_readonly("n_drafted", &Generation::n_drafted, "Draft tokens decoded (speculative decoding).")
+        .def_property_readonly("n_draft_accepted", &Generation::n_draft_accepted,
+                               "Draft tokens accepted: each saved one decode step.")
         .def_property_readonly("seq_id", &Generation::seq);
 
     m.def(

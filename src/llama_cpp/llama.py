@@ -33,6 +33,7 @@ from llama_cpp._sampling import (
 )
 from llama_cpp._timings import print_timings, verbose_log
 from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_speculative import draft_arguments
 from llama_cpp.llama_types import (
     CreateCompletionResponse,
     CreateEmbeddingResponse,
@@ -127,10 +128,7 @@ class Llama:
         self.kv_overrides = kv_overrides
         self.tensor_split = tensor_split
         self._logits_all = bool(logits_all)
-        if draft_model is not None:
-            raise NotImplementedError(
-                "draft_model (speculative decoding) is not supported yet; remove draft_model="
-            )
+        self._draft_arguments = draft_arguments(draft_model)
         self.context_params = _params.context_params(
             n_ctx=n_ctx,
             n_batch=n_batch,
@@ -491,6 +489,7 @@ class Llama:
                 check_signals,
                 processor,
                 criteria,
+                **self._draft_arguments,
             )
             epoch = self._stream_epoch
         except BaseException:
