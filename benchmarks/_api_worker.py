@@ -1,13 +1,17 @@
 """One side of the generation benchmark: whichever ``llama_cpp`` this interpreter imports.
 
 Run by benchmarks/generation.py under our interpreter and under llama-cpp-python's
-virtual environment; the calls are the public API both share. Prints one JSON object.
+virtual environment; the calls are the public API both share. Loads the model once,
+then answers commands read from stdin, one per line, with the seconds the call took:
+
+    gen N    a call making N tokens (greedy, EOS suppressed) after a 4-token prompt
+    pp       a call with a P-token prompt (--prompt-tokens) and max_tokens=1
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 
 import llama_cpp
@@ -17,32 +21,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--prompt-tokens", type=int, required=True)
-    parser.add_argument("--repeats", type=int, required=True)
+    parser.add_argument("--n-ctx", type=int, required=True)
     args = parser.parse_args()
 
     llm = llama_cpp.Llama(
         model_path=args.model,
-        n_ctx=2 * (args.prompt_tokens + args.tokens),
+        n_ctx=args.n_ctx,
         n_batch=512,
         n_threads=args.threads,
         n_threads_batch=args.threads,
         verbose=False,
     )
-    no_eos = {llm.token_eos(): -1e9}  # EOS suppressed: every run makes exactly --tokens
+    no_eos = {llm.token_eos(): -1e9}  # EOS suppressed: every call makes exactly N tokens
     text = b" The history of the city goes back many centuries, to a time when"
     story = llm.tokenize(text, add_bos=False)
     long_prompt = [llm.token_bos(), *(story * args.prompt_tokens)[: args.prompt_tokens - 1]]
     short_prompt = llm.tokenize(b"Once upon a time")
 
-    def generate() -> float:
+    def generate(n: int) -> float:
         llm.reset()
         start = time.perf_counter()
-        out = llm(short_prompt, max_tokens=args.tokens, temperature=0.0, logit_bias=no_eos)
+        out = llm(short_prompt, max_tokens=n, temperature=0.0, logit_bias=no_eos)
         elapsed = time.perf_counter() - start
-        assert out["usage"]["completion_tokens"] == args.tokens, out["usage"]
-        return args.tokens / elapsed
+        assert out["usage"]["completion_tokens"] == n, out["usage"]
+        return elapsed
 
     def process_prompt() -> float:
         llm.reset()
@@ -50,17 +53,16 @@ def main() -> None:
         out = llm(long_prompt, max_tokens=1, temperature=0.0)
         elapsed = time.perf_counter() - start
         assert out["usage"]["prompt_tokens"] == args.prompt_tokens, out["usage"]
-        return args.prompt_tokens / elapsed
+        return elapsed
 
-    generate()  # warm-up: first-touch of the weights and buffers
+    generate(16)  # warm-up: first touch of the weights and buffers
     process_prompt()
-    result = {
-        "tg": [generate() for _ in range(args.repeats)],
-        "pp": [process_prompt() for _ in range(args.repeats)],
-        "version": getattr(llama_cpp, "__version__", "?"),
-    }
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        seconds = generate(int(command[1])) if command[0] == "gen" else process_prompt()
+        print(f"{seconds:.6f}", flush=True)
     llm.close()
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

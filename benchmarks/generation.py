@@ -1,21 +1,25 @@
 """Generation and prompt speed through ``Llama.__call__``, against llama.cpp and llama-cpp-python.
 
-Side by side in one run, same model, same thread count, rounds interleaved so that
-machine drift hits every side alike:
+Side by side in one run, same model, same thread count:
 
 * ``llama-bench -p P -n N`` built from the pinned llama.cpp (the engine's ceiling);
 * ``Llama(...)(prompt, max_tokens=N, temperature=0, logit_bias={eos: -1e9})`` with this
-  package, in a fresh process;
+  package, in its own process;
 * the same call with llama-cpp-python (the version the lock pins), in its own venv;
 * ``import llama_cpp`` time of both packages (fresh interpreters, median).
 
-Generation tokens/s = N / wall time of the whole call (a 4-token prompt included);
-prompt tokens/s = P / wall time of a call with a P-token prompt and ``max_tokens=1``.
-Both are what a caller sees, sampling and detokenizing included. Prints the medians and
-the ratios; asserts nothing.
+Each round measures every side once, back to back, and the ratios are taken within the
+round, so that the drift of a shared machine hits both sides of a ratio alike; the
+figures printed are medians over the rounds.
+
+Generation tokens/s = (N - 1) / (wall time of a call making N tokens - wall time of the
+same call making 1): token steps only, no prompt, like llama-bench's tg; the whole
+call's N / wall time is printed too. Prompt tokens/s = P / wall time of a call with a
+P-token prompt and ``max_tokens=1``. Both are what a caller sees, sampling and
+detokenizing included. Nothing here asserts a threshold.
 
     python benchmarks/generation.py                 # builds the baselines on first use
-    python benchmarks/generation.py --rounds 5 --threads 2
+    python benchmarks/generation.py --rounds 15 --threads 2
 """
 
 from __future__ import annotations
@@ -43,36 +47,64 @@ def default_model() -> Path:
     return Path(fetch_test_model())
 
 
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+class ApiSide:
+    """A worker process holding one loaded Llama."""
+
+    def __init__(self, python: Path, args: argparse.Namespace):
+        command = [str(python), str(WORKER), "--model", str(args.model),
+                   "--threads", str(args.threads), "--prompt-tokens", str(args.prompt_tokens),
+                   "--n-ctx", str(2 * (args.prompt_tokens + args.tokens))]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env()
+        )
+        if self._read() != "ready":
+            raise SystemExit(f"{python}: the benchmark worker did not start")
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line:
+            raise SystemExit(f"the benchmark worker exited with {self.process.wait()}")
+        return line
+
+    def seconds(self, command: str) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return float(self._read())
+
+    def measure(self, args: argparse.Namespace) -> dict[str, float]:
+        long_call = self.seconds(f"gen {args.tokens}")
+        one_token_call = self.seconds("gen 1")
+        return {
+            "tg": (args.tokens - 1) / (long_call - one_token_call),
+            "call": args.tokens / long_call,
+            "pp": args.prompt_tokens / self.seconds("pp"),
+        }
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def llama_bench(binary: Path, args: argparse.Namespace) -> dict[str, float]:
     command = [str(binary), "-m", str(args.model), "-t", str(args.threads),
-               "-p", str(args.prompt_tokens), "-n", str(args.tokens),
-               "-r", str(args.repeats), "-o", "json"]  # fmt: skip
+               "-p", str(args.prompt_tokens), "-n", str(args.tokens), "-r", "1",
+               "-o", "json"]  # fmt: skip
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    rows = json.loads(out)
-    speeds = {}
-    for row in rows:
-        kind = "pp" if row["n_prompt"] else "tg"
-        speeds[kind] = float(row["avg_ts"])
-    return speeds
+    return {("pp" if row["n_prompt"] else "tg"): float(row["avg_ts"]) for row in json.loads(out)}
 
 
-def api(python: Path, args: argparse.Namespace) -> dict[str, float]:
-    command = [str(python), str(WORKER), "--model", str(args.model),
-               "--threads", str(args.threads), "--tokens", str(args.tokens),
-               "--prompt-tokens", str(args.prompt_tokens),
-               "--repeats", str(args.repeats)]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    return {"tg": statistics.median(result["tg"]), "pp": statistics.median(result["pp"])}
-
-
-def import_seconds(python: Path, times: int = 7) -> float:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def import_seconds(python: Path, times: int = 9) -> float:
     samples = []
     for _ in range(times):
         run = subprocess.run([str(python), "-c", IMPORT_TIMER], check=True,
-                             capture_output=True, text=True, env=env, cwd="/")  # fmt: skip
+                             capture_output=True, text=True, env=clean_env(), cwd="/")  # fmt: skip
         samples.append(float(run.stdout.strip()))
     return statistics.median(samples)
 
@@ -83,47 +115,56 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--tokens", type=int, default=128, help="tokens generated per call")
     parser.add_argument("--prompt-tokens", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
     args = parser.parse_args()
     args.model = args.model or default_model()
 
     bench = llama_tool("llama-bench")
-    theirs = None if args.skip_llama_cpp_python else llama_cpp_python()
-    sides: dict[str, list[dict[str, float]]] = {"llama-bench": [], "ours": [], "theirs": []}
-    for round_index in range(args.rounds):
-        print(f"round {round_index + 1}/{args.rounds}", file=sys.stderr, flush=True)
-        sides["llama-bench"].append(llama_bench(bench, args))
-        sides["ours"].append(api(Path(sys.executable), args))
+    ours = ApiSide(Path(sys.executable), args)
+    theirs = None if args.skip_llama_cpp_python else ApiSide(llama_cpp_python(), args)
+    rounds: list[dict[str, dict[str, float]]] = []
+    for index in range(args.rounds):
+        print(f"round {index + 1}/{args.rounds}", file=sys.stderr, flush=True)
+        measured = {"llama-bench": llama_bench(bench, args), "ours": ours.measure(args)}
         if theirs is not None:
-            sides["theirs"].append(api(theirs, args))
+            measured["theirs"] = theirs.measure(args)
+        rounds.append(measured)
+    ours.close()
+    if theirs is not None:
+        theirs.close()
+    report(args, rounds, theirs is not None)
+    return 0
 
+
+def report(args: argparse.Namespace, rounds: list[dict[str, dict[str, float]]], lcp: bool) -> None:
     def median(side: str, kind: str) -> float:
-        return statistics.median(run[kind] for run in sides[side])
+        return statistics.median(r[side][kind] for r in rounds)
 
-    print(f"model {args.model.name}, {args.threads} threads, {args.rounds} rounds "
-          f"x {args.repeats} runs (medians)")  # fmt: skip
-    print(f"{'':28}{'tg' + str(args.tokens):>12}{'pp' + str(args.prompt_tokens):>12}  tok/s")
+    def ratio(kind: str, other: str) -> float:
+        return statistics.median(r["ours"][kind] / r[other][kind] for r in rounds)
+
+    print(f"model {args.model.name}, {args.threads} threads, {args.rounds} rounds (medians)")
+    print(f"{'':28}{'tg' + str(args.tokens):>10}{'pp' + str(args.prompt_tokens):>10}"
+          f"{'whole call':>12}  tok/s")  # fmt: skip
     names = {"llama-bench": "llama-bench (llama.cpp)", "ours": "llama-cpp-pybind Llama()",
              "theirs": "llama-cpp-python Llama()"}  # fmt: skip
     for side, label in names.items():
-        if sides[side]:
-            print(f"{label:28}{median(side, 'tg'):12.1f}{median(side, 'pp'):12.1f}")
+        if side in rounds[0]:
+            whole = f"{median(side, 'call'):12.1f}" if side != "llama-bench" else ""
+            print(f"{label:28}{median(side, 'tg'):10.1f}{median(side, 'pp'):10.1f}{whole}")
     for kind in ("tg", "pp"):
-        ours = median("ours", kind)
-        print(f"{kind}: ours / llama-bench = {ours / median('llama-bench', kind):.3f}", end="")
-        if sides["theirs"]:
-            print(f"   ours / llama-cpp-python = {ours / median('theirs', kind):.3f}", end="")
-        print()
+        line = f"{kind}: ours / llama-bench = {ratio(kind, 'llama-bench'):.3f}"
+        if lcp:
+            line += f"   ours / llama-cpp-python = {ratio(kind, 'theirs'):.3f}"
+        print(line + "   (median of per-round ratios)")
     ours_import = import_seconds(Path(sys.executable))
-    print(f"import llama_cpp: ours {ours_import * 1000:.0f} ms", end="")
-    if theirs is not None:
-        theirs_import = import_seconds(theirs)
-        print(f", llama-cpp-python {theirs_import * 1000:.0f} ms, "
-              f"ratio {ours_import / theirs_import:.2f}", end="")  # fmt: skip
-    print()
-    return 0
+    line = f"import llama_cpp: ours {ours_import * 1000:.0f} ms"
+    if lcp:
+        theirs_import = import_seconds(llama_cpp_python())
+        line += f", llama-cpp-python {theirs_import * 1000:.0f} ms, "
+        line += f"ratio {ours_import / theirs_import:.2f}"
+    print(line)
 
 
 if __name__ == "__main__":

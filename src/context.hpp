@@ -52,6 +52,10 @@ public:
     // false if the memory cannot do a partial removal (recurrent models).
     bool truncate_locked(int32_t seq, size_t keep);
 
+    // A batch of room for `n_tokens` (one sequence id each), reused from one
+    // decode step to the next; caller holds the lock. n_tokens is reset to 0.
+    llama_batch &scratch_batch(int32_t n_tokens);
+
     // A readable reason for a llama_decode status.
     static const char *describe_decode_status(int32_t rc);
 
@@ -61,6 +65,8 @@ private:
     llama_context_params params_;
     std::mutex mutex_;
     std::vector<std::vector<llama_token>> seq_tokens_;
+    llama_batch batch_{};
+    int32_t batch_capacity_ = 0;
 };
 
 }  // namespace llama_pybind

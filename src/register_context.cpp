@@ -57,7 +57,23 @@ void Context::close() {
         ctx_ = nullptr;
     }
     seq_tokens_.clear();
+    if (batch_capacity_ > 0) {
+        llama_batch_free(batch_);
+        batch_capacity_ = 0;
+    }
     model_.reset();
+}
+
+llama_batch &Context::scratch_batch(int32_t n_tokens) {
+    if (n_tokens > batch_capacity_) {
+        if (batch_capacity_ > 0) {
+            llama_batch_free(batch_);
+        }
+        batch_ = llama_batch_init(n_tokens, 0, 1);
+        batch_capacity_ = n_tokens;
+    }
+    batch_.n_tokens = 0;
+    return batch_;
 }
 
 std::unique_lock<std::mutex> Context::lock_without_gil() {

@@ -419,8 +419,7 @@ int32_t step_locked(Context &ctx, const std::vector<Generation *> &gens) {
     llama_context *c = ctx.get();
     const size_t n_batch = llama_n_batch(c);
     std::vector<Generation *> in_batch;
-    llama_batch batch = llama_batch_init(static_cast<int32_t>(n_batch), 0, 1);
-    batch.n_tokens = 0;
+    llama_batch &batch = ctx.scratch_batch(static_cast<int32_t>(n_batch));
     for (Generation *g : gens) {
         if (g->needs_decode() && static_cast<size_t>(batch.n_tokens) < n_batch) {
             g->fill_batch(batch, n_batch - static_cast<size_t>(batch.n_tokens));
@@ -431,7 +430,6 @@ int32_t step_locked(Context &ctx, const std::vector<Generation *> &gens) {
     if (batch.n_tokens > 0) {
         rc = llama_decode(c, batch);
     }
-    llama_batch_free(batch);
     if (rc != 0) {
         return rc;
     }

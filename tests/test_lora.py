@@ -18,6 +18,8 @@ import pytest
 
 from llama_cpp import Llama
 
+pytestmark = pytest.mark.slow  # writing the adapters with gguf-py takes seconds
+
 RANK = 8
 PROMPT = "The capital of France is"
 

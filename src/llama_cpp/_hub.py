@@ -21,10 +21,18 @@ def download_model(
             "from_pretrained needs filename= (a GGUF file name or a glob like '*Q4_K_M.gguf')"
         )
     if any(c in filename for c in "*?["):
-        try:
-            files = huggingface_hub.list_repo_files(repo_id)
-        except Exception:
-            files = _cached_files(huggingface_hub, repo_id, cache_dir)
+        # The cache first: a model downloaded before loads without asking the hub (which,
+        # unreachable, would be retried for many seconds).
+        files = _cached_files(huggingface_hub, repo_id, cache_dir)
+        if not any(fnmatch.fnmatch(f, filename) for f in files):
+            try:
+                files = huggingface_hub.list_repo_files(repo_id)
+            except Exception as e:
+                if not files:
+                    raise ValueError(
+                        f"cannot list the files of {repo_id!r} on the hub ({e}) and none is "
+                        "cached; check the name and the network, or pass an exact filename"
+                    ) from e
         matches = sorted(f for f in files if fnmatch.fnmatch(f, filename))
         if not matches:
             raise ValueError(f"no file in {repo_id!r} matches {filename!r}; files: {sorted(files)}")
@@ -40,7 +48,10 @@ def download_model(
 
 def _cached_files(huggingface_hub: object, repo_id: str, cache_dir: str | None) -> list[str]:
     """Repository-relative paths of the files of ``repo_id`` in the local hub cache."""
-    info = huggingface_hub.scan_cache_dir(cache_dir)  # type: ignore[attr-defined]
+    try:
+        info = huggingface_hub.scan_cache_dir(cache_dir)  # type: ignore[attr-defined]
+    except Exception:  # no cache yet (CacheNotFound) or an unreadable one
+        return []
     return sorted(
         f.file_path.relative_to(rev.snapshot_path).as_posix()
         for repo in info.repos

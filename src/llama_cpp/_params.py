@@ -10,6 +10,7 @@ from typing import Any
 from llama_cpp import _core
 from llama_cpp._constants import (
     GGML_TYPE_F32,
+    LLAMA_FLASH_ATTN_TYPE_AUTO,
     LLAMA_FLASH_ATTN_TYPE_DISABLED,
     LLAMA_FLASH_ATTN_TYPE_ENABLED,
 )
@@ -94,7 +95,7 @@ def context_params(
     yarn_orig_ctx: int,
     embedding: bool,
     offload_kqv: bool,
-    flash_attn: bool,
+    flash_attn: bool | None,
     op_offload: bool | None,
     swa_full: bool | None,
     no_perf: bool,
@@ -126,9 +127,13 @@ def context_params(
     p.yarn_orig_ctx = _int("yarn_orig_ctx", yarn_orig_ctx, 0)
     p.embeddings = bool(embedding)
     p.offload_kqv = bool(offload_kqv)
-    p.flash_attn_type = (
-        LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else LLAMA_FLASH_ATTN_TYPE_DISABLED
-    )
+    # None: llama.cpp decides per device (its own default), on where it is supported
+    if flash_attn is None:
+        p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO
+    else:
+        p.flash_attn_type = (
+            LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
     if op_offload is not None:
         p.op_offload = bool(op_offload)
     if swa_full is not None:

@@ -93,7 +93,7 @@ class Llama:
         logits_all: bool = False,
         embedding: bool = False,
         offload_kqv: bool = True,
-        flash_attn: bool = False,
+        flash_attn: bool | None = None,
         op_offload: bool | None = None,
         swa_full: bool | None = None,
         no_perf: bool = False,
