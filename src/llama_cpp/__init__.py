@@ -7,6 +7,9 @@ compiled module cannot be loaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 __version__ = "0.1.0"
 
 from llama_cpp._build_info import build_info
@@ -70,6 +73,34 @@ def set_log_level(level: int | str) -> None:
     _core.set_log_level(level)
 
 
+def set_log_callback(callback: Callable[[int, bytes], object] | None) -> None:
+    """Call ``callback(level, text)`` with every llama.cpp log message, or stop (None).
+
+    ``level`` is ggml's (1 debug, 2 info, 3 warn, 4 error, 5 continuation of the previous
+    message) and ``text`` the message as bytes. It runs with the GIL on whichever thread
+    logged; an exception it raises is reported as unraisable and does not stop llama.cpp.
+    It is independent of :func:`set_log_level`, which decides what is printed to stderr.
+    """
+    _core.set_log_callback(callback)
+
+
+def llama_log_callback(function: Callable[[int, bytes, Any], object]) -> Callable[..., object]:
+    """llama-cpp-python's decorator for a ``(level, text, user_data)`` log function;
+    here the function itself is the callback, so this returns it unchanged."""
+    return function
+
+
+def llama_log_set(
+    callback: Callable[[int, bytes, Any], object] | None, user_data: Any = None
+) -> None:
+    """llama-cpp-python's ``llama_log_set(callback, user_data)``: route llama.cpp's log to
+    ``callback(level, text, user_data)``; a callback that does nothing silences it."""
+    if callback is None:
+        _core.set_log_callback(None)
+    else:
+        _core.set_log_callback(lambda level, text: callback(level, text, user_data))
+
+
 __all__ = [
     "Llama",
     "LlamaError",
@@ -84,7 +115,10 @@ __all__ = [
     "backends",
     "build_info",
     "devices",
+    "llama_log_callback",
+    "llama_log_set",
     "llama_print_system_info",
+    "set_log_callback",
     "set_log_level",
     "system_info",
 ]
