@@ -69,9 +69,10 @@ def test_a_failing_callback_does_not_break_loading(
 
     llama_cpp.set_log_callback(explode)
     with Llama(str(model_path), n_ctx=128, verbose=False) as llm:
-        assert "Paris" in llm("The capital of France is", max_tokens=4, temperature=0.0)[
-            "choices"
-        ][0]["text"]
+        assert (
+            "Paris"
+            in llm("The capital of France is", max_tokens=4, temperature=0.0)["choices"][0]["text"]
+        )
     assert reported and isinstance(reported[0], RuntimeError)
 
 
