@@ -14,6 +14,7 @@
 
 #include "bindings.hpp"
 #include "handles.hpp"
+#include "ggml-backend.h"
 #include "llama.h"
 
 namespace llama_pybind {
@@ -60,11 +61,19 @@ public:
     static const char *describe_decode_status(int32_t rc);
 
 private:
+    // Threads kept for the context's lifetime, as llama.cpp's own tools do;
+    // without them ggml makes a pool per graph (new threads per token when it
+    // is built without OpenMP).
+    void attach_threadpools();
+
     std::shared_ptr<model_owner> model_;
     llama_context *ctx_ = nullptr;
     llama_context_params params_;
     std::mutex mutex_;
     std::vector<std::vector<llama_token>> seq_tokens_;
+    ggml_threadpool_t pool_ = nullptr;
+    ggml_threadpool_t pool_batch_ = nullptr;
+    void (*free_pool_)(ggml_threadpool_t) = nullptr;
     llama_batch batch_{};
     int32_t batch_capacity_ = 0;
 };

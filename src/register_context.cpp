@@ -41,6 +41,7 @@ Context::Context(const Model &model, const llama_context_params &params) : model
                                              ", n_seq_max=" + std::to_string(params_.n_seq_max) + ")",
                                          since));
     }
+    attach_threadpools();
     params_.n_ctx = llama_n_ctx(ctx_);
     params_.n_batch = llama_n_batch(ctx_);
     params_.n_ubatch = llama_n_ubatch(ctx_);
@@ -50,11 +51,43 @@ Context::Context(const Model &model, const llama_context_params &params) : model
 
 Context::~Context() { close(); }
 
+void Context::attach_threadpools() {
+    // Through the CPU backend's registry, so this also works when the backend
+    // is a module loaded at run time (GGML_BACKEND_DL).
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu == nullptr) {
+        return;
+    }
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+    using new_fn = ggml_threadpool_t (*)(ggml_threadpool_params *);
+    auto make = reinterpret_cast<new_fn>(ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new"));
+    free_pool_ =
+        reinterpret_cast<void (*)(ggml_threadpool_t)>(ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free"));
+    if (make == nullptr || free_pool_ == nullptr) {
+        return;
+    }
+    ggml_threadpool_params tp = ggml_threadpool_params_default(params_.n_threads);
+    pool_ = make(&tp);
+    if (params_.n_threads_batch != params_.n_threads) {
+        ggml_threadpool_params tpb = ggml_threadpool_params_default(params_.n_threads_batch);
+        pool_batch_ = make(&tpb);
+    }
+    if (pool_ != nullptr) {
+        llama_attach_threadpool(ctx_, pool_, pool_batch_ != nullptr ? pool_batch_ : pool_);
+    }
+}
+
 void Context::close() {
     std::unique_lock<std::mutex> lock = lock_without_gil();
     if (ctx_ != nullptr) {
         llama_free(ctx_);
         ctx_ = nullptr;
+    }
+    for (ggml_threadpool_t *pool : {&pool_, &pool_batch_}) {
+        if (*pool != nullptr) {
+            free_pool_(*pool);
+            *pool = nullptr;
+        }
     }
     seq_tokens_.clear();
     if (batch_capacity_ > 0) {

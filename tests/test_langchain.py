@@ -20,6 +20,9 @@ from llama_cpp import Llama
 
 GRAMMARS = Path(__file__).resolve().parents[1] / "vendor" / "llama.cpp" / "grammars"
 CAPITAL = "Which city is the capital of France?"
+# LangChain passes rope_freq_base=10000 unless told otherwise; SmolLM2 was trained with
+# 100000 (the first test checks that Llama warns about it).
+TRAINED_ROPE = {"rope_freq_base": 0.0}
 
 
 class Weather(BaseModel):
@@ -37,8 +40,18 @@ def llms() -> Any:
 def chat(model_path: Path) -> Any:
     chat_models = require("langchain_community.chat_models")
     return chat_models.ChatLlamaCpp(
-        model_path=str(model_path), temperature=0, max_tokens=40, n_ctx=1024, verbose=False
+        model_path=str(model_path),
+        temperature=0,
+        max_tokens=40,
+        n_ctx=1024,
+        verbose=False,
+        **TRAINED_ROPE,
     )
+
+
+def test_langchains_default_rope_base_is_warned_about(llms: Any, model_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"rope_freq_base=10000.0 overrides the 100000"):
+        llms.LlamaCpp(model_path=str(model_path), n_ctx=256, verbose=False)
 
 
 def test_llamacpp_accepts_gpu_parameters_on_a_cpu_build(llms: Any, model_path: Path) -> None:
@@ -52,6 +65,7 @@ def test_llamacpp_accepts_gpu_parameters_on_a_cpu_build(llms: Any, model_path: P
         max_tokens=16,
         verbose=False,
         model_kwargs={"main_gpu": 0, "tensor_split": [1.0], "offload_kqv": True},
+        **TRAINED_ROPE,
     )
     assert isinstance(llm.client, Llama)
     assert llm.client.n_ctx() == 1024
@@ -69,7 +83,7 @@ def test_llamacpp_streams_tokens_through_callbacks(llms: Any, model_path: Path) 
         def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
             self.tokens.append(token)
 
-    settings: dict[str, Any] = {"temperature": 0, "max_tokens": 32, "n_ctx": 1024}
+    settings: dict[str, Any] = {"temperature": 0, "max_tokens": 32, "n_ctx": 1024, **TRAINED_ROPE}
     plain = llms.LlamaCpp(model_path=str(model_path), verbose=False, **settings)
     expected = plain.invoke("The capital of France is")
     collect = Collect()
@@ -98,6 +112,7 @@ def test_llamacpp_grammar_path_gives_parseable_json(
         max_tokens=200,
         n_ctx=1024,
         verbose=False,
+        **TRAINED_ROPE,
     )
     value = json.loads(llm.invoke(chatml_prompt(question)))
     assert isinstance(value, kind) and value

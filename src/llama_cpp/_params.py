@@ -146,3 +146,27 @@ def context_params(
     if type_v is not None:
         p.type_v = type_v
     return p
+
+
+def warn_rope_override(metadata: dict[str, str], rope_freq_base: float) -> None:
+    """Warn when an explicit rope_freq_base differs from the one the model was trained with.
+
+    LangChain's LlamaCpp and ChatLlamaCpp pass rope_freq_base=10000 unless told otherwise;
+    most current models were trained with another base, and their output then degrades.
+    """
+    if not rope_freq_base:
+        return
+    trained = metadata.get(f"{metadata.get('general.architecture', '')}.rope.freq_base")
+    try:
+        trained_base = float(trained) if trained is not None else None
+    except ValueError:
+        return
+    if trained_base and abs(trained_base - rope_freq_base) > 1e-6 * trained_base:
+        warnings.warn(
+            f"rope_freq_base={rope_freq_base} overrides the {trained_base:g} this model was "
+            "trained with, which degrades its output; pass rope_freq_base=0 to use the "
+            "model's own value (LangChain's LlamaCpp and ChatLlamaCpp pass 10000 unless "
+            "given rope_freq_base=0)",
+            UserWarning,
+            stacklevel=3,
+        )

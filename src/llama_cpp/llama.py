@@ -184,6 +184,7 @@ class Llama:
                     self._ctx.set_lora([self._adapter], [float(lora_scale)])
         self.n_batch = self.context_params.n_batch
         self.metadata: dict[str, str] = self._model.metadata
+        _params.warn_rope_override(self.metadata, rope_freq_base)
         self._token_text = _TokenText(self._model)
         self._formatter: Any | None = None
 
