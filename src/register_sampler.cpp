@@ -36,12 +36,16 @@ void register_sampler(py::module_ &m) {
              [](const SamplerChain &s) {
                  const llama_perf_sampler_data d = llama_perf_sampler(s.get());
                  py::dict out;
-                 out["t_sample_ms"] = d.t_sample_ms;
+                 out["t_sample_ms"] = d.t_sample_ms + s.fast_sample_ms();
                  out["n_sample"] = d.n_sample;
                  return out;
              },
              "llama.cpp's sampling time (ms) and count.")
-        .def("perf_reset", [](SamplerChain &s) { llama_perf_sampler_reset(s.get()); })
+        .def("perf_reset",
+             [](SamplerChain &s) {
+                 llama_perf_sampler_reset(s.get());
+                 s.reset_fast_perf();
+             })
         .def_property_readonly("seed", &SamplerChain::seed)
         .def("__len__", &SamplerChain::size);
 }

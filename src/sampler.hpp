@@ -39,14 +39,21 @@ class SamplerChain {
 public:
     SamplerChain() : chain_(llama_sampler_chain_init(llama_sampler_chain_default_params())) {}
 
-    void add(llama_sampler *s, const std::string &what) {
+    // `greedy_path`: the sampler is one the greedy fast path reproduces
+    // (logit bias, neutral penalties, greedy itself).
+    void add(llama_sampler *s, const std::string &what, bool greedy_path = false) {
         if (s == nullptr) {
             throw llama_error("llama.cpp could not create the " + what + " sampler");
         }
         llama_sampler_chain_add(chain_.get(), s);  // the chain owns it from here
+        fast_greedy_ = greedy_path && !ends_in_greedy_ && fast_greedy_;
+        ends_in_greedy_ = false;
     }
 
-    void add_greedy() { add(llama_sampler_init_greedy(), "greedy"); }
+    void add_greedy() {
+        add(llama_sampler_init_greedy(), "greedy", true);
+        ends_in_greedy_ = true;
+    }
     void add_dist(uint32_t seed) { add(llama_sampler_init_dist(seed), "dist"); }
     void add_top_k(int32_t k) { add(llama_sampler_init_top_k(k), "top-k"); }
     void add_top_p(float p, size_t min_keep) {
@@ -73,7 +80,8 @@ public:
                 "repeat_penalty must be > 0 (1 = off), got " + std::to_string(repeat));
         require_arg(std::isfinite(frequency) && std::isfinite(presence),
                 "frequency_penalty and presence_penalty must be finite numbers");
-        add(llama_sampler_init_penalties(n_vocab, last_n, repeat, frequency, presence), "penalties");
+        const bool neutral = last_n == 0 || (repeat == 1.0f && frequency == 0.0f && presence == 0.0f);
+        add(llama_sampler_init_penalties(n_vocab, last_n, repeat, frequency, presence), "penalties", neutral);
     }
     void add_mirostat(int32_t n_vocab, uint32_t seed, float tau, float eta, int32_t m) {
         use_vocab_size(n_vocab);
@@ -97,7 +105,8 @@ public:
             entries.push_back({token, value});
         }
         add(llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(entries.size()), entries.data()),
-            "logit bias");
+            "logit bias", true);
+        biases_.insert(biases_.end(), entries.begin(), entries.end());
     }
     void add_grammar(const Model &model, const std::string &grammar, const std::string &root) {
         use_vocab_size(llama_vocab_n_tokens(model.vocab()));
@@ -129,6 +138,9 @@ public:
 
     // Apply the chain to a row of n logits, accept the selected token and return it.
     llama_token sample_row(const float *data, int32_t n) {
+        if (fast_greedy_ && ends_in_greedy_) {
+            return sample_greedy(data, n);
+        }
         candidates_.resize(static_cast<size_t>(n));
         for (int32_t i = 0; i < n; ++i) {
             candidates_[i] = llama_token_data{i, data[i], 0.0f};
@@ -176,6 +188,11 @@ public:
     }
 
     llama_sampler *get() const { return chain_.get(); }
+
+    // Time spent selecting on the greedy fast path; llama.cpp's counters see
+    // only the accept that follows (which counts the sample).
+    double fast_sample_ms() const { return static_cast<double>(fast_us_) / 1000.0; }
+    void reset_fast_perf() { fast_us_ = 0; }
     int32_t vocab_size() const { return n_vocab_; }
 
 private:
@@ -187,8 +204,42 @@ private:
         n_vocab_ = n_vocab;
     }
 
+    // What [logit bias...] -> [neutral penalties] -> greedy selects, without
+    // building the n_vocab candidate array: the first index of the largest
+    // biased logit, as llama.cpp's greedy sampler picks it. The chain still
+    // accepts the token, so its state is what the full path leaves.
+    llama_token sample_greedy(const float *data, int32_t n) {
+        const int64_t start = ggml_time_us();
+        llama_token best = 0;
+        if (biases_.empty()) {
+            for (int32_t i = 1; i < n; ++i) {
+                if (data[i] > data[best]) {
+                    best = i;
+                }
+            }
+        } else {
+            scores_.assign(data, data + n);
+            for (const llama_logit_bias &b : biases_) {
+                scores_[static_cast<size_t>(b.token)] += b.bias;
+            }
+            for (int32_t i = 1; i < n; ++i) {
+                if (scores_[static_cast<size_t>(i)] > scores_[static_cast<size_t>(best)]) {
+                    best = i;
+                }
+            }
+        }
+        fast_us_ += ggml_time_us() - start;
+        llama_sampler_accept(chain_.get(), best);  // counted (and timed) by llama.cpp
+        return best;
+    }
+
     sampler_ptr chain_;
     std::vector<llama_token_data> candidates_;
+    std::vector<float> scores_;
+    std::vector<llama_logit_bias> biases_;
+    bool fast_greedy_ = true;
+    bool ends_in_greedy_ = false;
+    int64_t fast_us_ = 0;
     int32_t n_vocab_ = 0;
 };
 

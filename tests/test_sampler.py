@@ -88,6 +88,33 @@ def test_logit_bias_moves_the_choice() -> None:
     assert boosted.sample(ROW) == 17
 
 
+def test_greedy_fast_path_picks_what_the_full_chain_picks() -> None:
+    # [logit bias, neutral penalties, greedy] is sampled without llama.cpp's candidate
+    # array; a temperature of 1 (no effect on the choice) forces the full chain.
+    n = 4096
+    rng = np.random.default_rng(7)
+
+    def build(bias: dict[int, float], full: bool) -> _core.SamplerChain:
+        chain = _core.SamplerChain()
+        chain.add_logit_bias(n, bias)
+        chain.add_penalties(n, 64, 1.0, 0.0, 0.0)
+        if full:
+            chain.add_temp(1.0)
+        chain.add_greedy()
+        return chain
+
+    for trial in range(300):
+        row = rng.standard_normal(n).astype(np.float32)
+        if trial % 3 == 0:
+            row[rng.integers(n)] = row.max()  # a tie: the first index wins
+        bias = {int(rng.integers(n)): float(rng.standard_normal() * 4) for _ in range(3)}
+        assert build(bias, False).sample(row) == build(bias, True).sample(row), trial
+    fast = build({}, False)
+    for _ in range(5):
+        fast.sample(row)
+    assert fast.perf()["n_sample"] == 5
+
+
 def test_repeat_penalty_discourages_accepted_tokens() -> None:
     logits = np.array([2.0, 1.9, 0.0], dtype=np.float32)
     chain = _core.SamplerChain()
