@@ -8,9 +8,10 @@ Side by side in one run, same model, same thread count:
 * the same call with llama-cpp-python (the version the lock pins), in its own venv;
 * ``import llama_cpp`` time of both packages (fresh interpreters, median).
 
-Each round measures every side once, back to back, and the ratios are taken within the
-round, so that the drift of a shared machine hits both sides of a ratio alike; the
-figures printed are medians over the rounds.
+Each round measures every side back to back (each measurement the fastest of --repeats
+runs, llama-bench's included), and the ratios are taken within the round, so that the
+drift of a shared machine hits both sides of a ratio alike; the figures printed are
+medians over the rounds.
 
 Generation tokens/s = (N - 1) / (wall time of a call making N tokens - wall time of the
 same call making 1): token steps only, no prompt, like llama-bench's tg; the whole
@@ -78,12 +79,15 @@ class ApiSide:
         return float(self._read())
 
     def measure(self, args: argparse.Namespace) -> dict[str, float]:
-        long_call = self.seconds(f"gen {args.tokens}")
-        one_token_call = self.seconds("gen 1")
+        def best(command: str) -> float:
+            return min(self.seconds(command) for _ in range(args.repeats))
+
+        long_call = best(f"gen {args.tokens}")
+        one_token_call = best("gen 1")
         return {
             "tg": (args.tokens - 1) / (long_call - one_token_call),
             "call": args.tokens / long_call,
-            "pp": args.prompt_tokens / self.seconds("pp"),
+            "pp": args.prompt_tokens / best("pp"),
         }
 
     def close(self) -> None:
@@ -94,10 +98,13 @@ class ApiSide:
 
 def llama_bench(binary: Path, args: argparse.Namespace) -> dict[str, float]:
     command = [str(binary), "-m", str(args.model), "-t", str(args.threads),
-               "-p", str(args.prompt_tokens), "-n", str(args.tokens), "-r", "1",
-               "-o", "json"]  # fmt: skip
+               "-p", str(args.prompt_tokens), "-n", str(args.tokens),
+               "-r", str(args.repeats), "-o", "json"]  # fmt: skip
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return {("pp" if row["n_prompt"] else "tg"): float(row["avg_ts"]) for row in json.loads(out)}
+    return {
+        ("pp" if row["n_prompt"] else "tg"): max(float(ts) for ts in row["samples_ts"])
+        for row in json.loads(out)
+    }
 
 
 def import_seconds(python: Path, times: int = 9) -> float:
@@ -115,7 +122,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--tokens", type=int, default=128, help="tokens generated per call")
     parser.add_argument("--prompt-tokens", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per side and round; the fastest counts"
+    )
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
     args = parser.parse_args()
     args.model = args.model or default_model()
