@@ -57,6 +57,11 @@ public:
     // decode step to the next; caller holds the lock. n_tokens is reset to 0.
     llama_batch &scratch_batch(int32_t n_tokens);
 
+    // Positions one sequence can hold (llama_n_ctx_seq), and how to say so in
+    // an error: "n_ctx=512", or the per-sequence share of a multi-sequence context.
+    size_t seq_capacity() const { return llama_n_ctx_seq(get()); }
+    std::string capacity_text() const;
+
     // A readable reason for a llama_decode status.
     static const char *describe_decode_status(int32_t rc);
 

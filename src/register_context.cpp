@@ -191,6 +191,16 @@ bool Context::truncate_locked(int32_t seq, size_t keep) {
     return true;
 }
 
+std::string Context::capacity_text() const {
+    llama_context *c = get();
+    const uint32_t n_seq = llama_n_seq_max(c);
+    if (n_seq <= 1 || llama_n_ctx_seq(c) == llama_n_ctx(c)) {
+        return "n_ctx=" + std::to_string(llama_n_ctx(c));
+    }
+    return "n_ctx_seq=" + std::to_string(llama_n_ctx_seq(c)) + " (n_ctx=" + std::to_string(llama_n_ctx(c)) +
+           " shared by n_seq_max=" + std::to_string(n_seq) + " sequences)";
+}
+
 const char *Context::describe_decode_status(int32_t rc) {
     switch (rc) {
         case 1: return "no room in the KV cache for this batch: use a smaller batch or a larger n_ctx";
@@ -222,11 +232,11 @@ py::object decode(Context &self, const std::vector<llama_token> &tokens, int32_t
     require(!tokens.empty(), "decode() needs at least one token");
     check_tokens(self, tokens);
     std::vector<llama_token> &history = self.seq_tokens(seq);
-    const size_t n_ctx = llama_n_ctx(ctx);
+    const size_t n_ctx = self.seq_capacity();
     require(history.size() + tokens.size() <= n_ctx,
             "cannot decode " + std::to_string(tokens.size()) + " tokens after " + std::to_string(history.size()) +
                 ": that needs " + std::to_string(history.size() + tokens.size()) +
-                " positions and the context has n_ctx=" + std::to_string(n_ctx) +
+                " positions and the context has " + self.capacity_text() +
                 "; create the context with a larger n_ctx or clear() it");
     unsigned long long since = log_capture::mark();
     std::vector<float> all;
@@ -374,9 +384,8 @@ void set_seq_state(Context &self, int32_t seq, const std::string &data, const st
     llama_context *ctx = self.get();
     check_tokens(self, tokens);
     std::vector<llama_token> &history = self.seq_tokens(seq);
-    require(tokens.size() <= llama_n_ctx(ctx), "the saved state holds " + std::to_string(tokens.size()) +
-                                                   " tokens, more than this context's n_ctx=" +
-                                                   std::to_string(llama_n_ctx(ctx)));
+    require(tokens.size() <= self.seq_capacity(), "the saved state holds " + std::to_string(tokens.size()) +
+                                                      " tokens, more than this context's " + self.capacity_text());
     unsigned long long since = log_capture::mark();
     size_t n = 0;
     {
@@ -613,6 +622,9 @@ void register_context(py::module_ &m) {
         .def_property_readonly("params", [](Context &s) { s.get(); return s.params(); },
                                "The ContextParams in effect (n_ctx as llama.cpp rounded it).")
         .def_property_readonly("n_ctx", [](Context &s) { return llama_n_ctx(s.get()); })
+        .def_property_readonly("n_ctx_seq", [](Context &s) { return llama_n_ctx_seq(s.get()); },
+                               "Positions one sequence can hold (n_ctx, or its share when sequences do not "
+                               "share one KV buffer).")
         .def_property_readonly("n_batch", [](Context &s) { return llama_n_batch(s.get()); })
         .def_property_readonly("n_seq_max", [](Context &s) { return llama_n_seq_max(s.get()); })
         .def_property_readonly("pooling_type", [](Context &s) { return static_cast<int>(llama_pooling_type(s.get())); })

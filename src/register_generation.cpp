@@ -60,10 +60,10 @@ public:
         if (n_probs_ < -1) {
             throw std::invalid_argument("logprobs must be >= 0 (or -1 for none), got " + std::to_string(n_probs_));
         }
-        const size_t n_ctx = llama_n_ctx(c);
+        const size_t n_ctx = ctx_->seq_capacity();
         if (history.size() + pending_.size() > n_ctx) {
             throw std::invalid_argument("the prompt needs " + std::to_string(history.size() + pending_.size()) +
-                                        " positions but the context has n_ctx=" + std::to_string(n_ctx));
+                                        " positions but the context has " + ctx_->capacity_text());
         }
         if (pending_.empty() && history.empty()) {
             throw std::invalid_argument("nothing to generate from: give prompt tokens or decode some first");
@@ -229,7 +229,7 @@ public:
             finish("length");
             return token;
         }
-        if (ctx_->seq_tokens(seq_).size() + 1 > llama_n_ctx(c)) {
+        if (ctx_->seq_tokens(seq_).size() + 1 > ctx_->seq_capacity()) {
             finish("length");
             return token;
         }
@@ -272,7 +272,7 @@ private:
     // Fill draft_ with up to `limit` guessed tokens to follow pending_[0].
     void make_draft(size_t limit) {
         const std::vector<llama_token> &history = ctx_->seq_tokens(seq_);
-        const size_t n_ctx = llama_n_ctx(ctx_->get());
+        const size_t n_ctx = ctx_->seq_capacity();
         const size_t used = history.size() + 1;
         limit = std::min(limit, n_ctx > used ? n_ctx - used : 0);
         if (max_tokens_ > 0) {

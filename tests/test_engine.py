@@ -156,3 +156,17 @@ def test_engine_errors_are_clear(model: _core.Model) -> None:
     gen = _core.Generation(other, greedy_chain(), 0, [1, 2], 4)
     with pytest.raises(ValueError, match="this context"):
         _core.step(ctx, [gen])
+
+
+def test_each_sequence_holds_its_share_of_a_split_context(model: _core.Model) -> None:
+    ctx = _core.Context(model, n_ctx=512, n_seq_max=2)
+    assert ctx.n_ctx_seq == 256
+    chain = _core.SamplerChain()
+    chain.add_greedy()
+    too_long = (model.tokenize(PROMPTS[1]) * 300)[:300]
+    with pytest.raises(ValueError, match=r"needs 300 positions .* n_ctx_seq=256 \(n_ctx=512"):
+        _core.Generation(ctx, chain, 1, too_long, 4)
+    gen = _core.Generation(ctx, chain, 1, too_long[:250], 0)
+    gen.run()
+    assert gen.finish_reason == "length"
+    assert len(ctx.tokens(1)) == 256
