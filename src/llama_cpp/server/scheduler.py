@@ -1,0 +1,271 @@
+"""Continuous batching: many requests share one model and one context.
+
+The context has one sequence per slot (``n_parallel``). A single scheduler thread owns
+it: each turn it admits waiting jobs into free slots (reusing the longest cached prefix
+any free slot holds), then advances every running job with one ``_core.step`` (one
+llama_decode for all of them, GIL released), and hands each job's new text to its
+consumer. Jobs join and leave between steps; a cancelled job frees its slot before the
+next step. Beyond the slots, jobs wait in a bounded queue; beyond that, ``submit``
+raises :class:`QueueFull`.
+
+Consumers read a job's events from any thread (:meth:`Job.events`) or from asyncio
+(``Job(loop=...)``, then :meth:`Job.aevents`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_cpp import _core
+
+
+class QueueFull(RuntimeError):
+    """Every slot is busy and the waiting queue is full; retry after ``retry_after`` s."""
+
+    def __init__(self, queued: int, retry_after: int = 1):
+        super().__init__(f"the server is busy: all slots in use and {queued} requests waiting")
+        self.retry_after = retry_after
+
+
+@dataclass
+class Chunk:
+    """New output of a job: text (bytes, UTF-8 complete), token ids, logprobs or None."""
+
+    text: bytes
+    tokens: list[int]
+    logprobs: list[Any] | None
+
+
+@dataclass
+class End:
+    """A job finished: why, and how many tokens it read and wrote."""
+
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+@dataclass
+class Failed:
+    """A job failed; ``error`` is the exception to raise to its consumer."""
+
+    error: BaseException
+
+
+Event = Chunk | End | Failed
+
+
+@dataclass
+class Job:
+    """One generation request: the prompt tokens, its sampler chain and limits."""
+
+    prompt: list[int]
+    sampler: _core.SamplerChain
+    max_tokens: int = -1
+    stop: list[str] = field(default_factory=list)
+    logprobs: int = -1
+    loop: asyncio.AbstractEventLoop | None = None
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    _events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
+    _aevents: asyncio.Queue[Event] | None = None
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.loop is not None:
+            self._aevents = asyncio.Queue()
+
+    def cancel(self) -> None:
+        """Stop this job (its client went away); its slot is freed before the next step."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def emit(self, event: Event) -> None:
+        if self.loop is not None and self._aevents is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._aevents.put_nowait, event)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                self.cancel()
+        else:
+            self._events.put(event)
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Events until the End (or Failed), blocking; for thread consumers."""
+        while True:
+            event = self._events.get(timeout=timeout)
+            yield event
+            if not isinstance(event, Chunk):
+                return
+
+    async def aevents(self) -> AsyncIterator[Event]:
+        """Events until the End (or Failed); for asyncio consumers (``loop=`` given)."""
+        assert self._aevents is not None, "create the Job with loop= to read it from asyncio"
+        while True:
+            event = await self._aevents.get()
+            yield event
+            if not isinstance(event, Chunk):
+                return
+
+
+@dataclass
+class _Running:
+    job: Job
+    slot: int
+    generation: _core.Generation
+    cached: int
+
+
+class Scheduler:
+    """Runs :class:`Job` s on ``n_parallel`` sequences of one context (see module doc)."""
+
+    def __init__(self, context: _core.Context, *, max_queue: int = 64):
+        if context.n_seq_max < 1:
+            raise ValueError("the context needs at least one sequence")
+        if max_queue < 0:
+            raise ValueError(f"max_queue must be >= 0, got {max_queue}")
+        self.context = context
+        self.n_slots = context.n_seq_max
+        self.max_queue = max_queue
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._running: dict[int, _Running] = {}
+        self._cv = threading.Condition()
+        self._closing = False
+        self.steps = 0
+        self._thread = threading.Thread(target=self._loop, name="llama-scheduler", daemon=True)
+        self._thread.start()
+
+    # ---- what consumers call ----------------------------------------------------------
+    def submit(self, job: Job) -> Job:
+        """Queue ``job``; raises QueueFull when the slots and the queue are all taken."""
+        with self._cv:
+            if self._closing:
+                raise RuntimeError("the scheduler is closed")
+            free = self.n_slots - len(self._running)
+            if len(self._waiting) >= self.max_queue + max(free, 0):
+                raise QueueFull(len(self._waiting))
+            self._waiting.append(job)
+            self._cv.notify()
+        return job
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def busy_slots(self) -> int:
+        return len(self._running)
+
+    def close(self) -> None:
+        """Finish: running and waiting jobs end with 'cancelled'; the thread exits."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        self._thread.join()
+
+    # ---- the scheduler thread ---------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closing and not self._waiting and not self._running:
+                    self._cv.wait()
+                if self._closing:
+                    break
+                self._admit()
+            self._drop_cancelled()
+            if self._running:
+                self._step()
+        for running in list(self._running.values()):
+            self._finish(running, "cancelled")
+        with self._cv:
+            waiting, self._waiting = list(self._waiting), collections.deque()
+        for job in waiting:
+            job.emit(End("cancelled", len(job.prompt), 0, 0))
+
+    def _admit(self) -> None:
+        """Start waiting jobs in free slots (caller holds the condition's lock)."""
+        while self._waiting and len(self._running) < self.n_slots:
+            job = self._waiting.popleft()
+            if job.cancelled:
+                job.emit(End("cancelled", len(job.prompt), 0, 0))
+                continue
+            slot = self._pick_slot(job.prompt)
+            try:
+                cached = self.context.reuse_prefix(slot, job.prompt)
+                generation = _core.Generation(
+                    self.context,
+                    job.sampler,
+                    slot,
+                    job.prompt[cached:],
+                    job.max_tokens,
+                    job.stop,
+                    job.logprobs,
+                )
+            except Exception as error:  # a prompt that does not fit, a bad chain
+                self.context.seq_clear(slot)
+                job.emit(Failed(error))
+                continue
+            job.started = time.monotonic()
+            self._running[slot] = _Running(job, slot, generation, cached)
+
+    def _pick_slot(self, prompt: list[int]) -> int:
+        """The free slot whose cached tokens share the longest prefix with ``prompt``."""
+        best, best_shared = -1, -1
+        for slot in range(self.n_slots):
+            if slot in self._running:
+                continue
+            held = self.context.tokens(slot)
+            shared = 0
+            for a, b in zip(held, prompt, strict=False):
+                if a != b:
+                    break
+                shared += 1
+            if shared > best_shared:
+                best, best_shared = slot, shared
+        return best
+
+    def _drop_cancelled(self) -> None:
+        for running in list(self._running.values()):
+            if running.job.cancelled:
+                running.generation.cancel()
+                self._finish(running, "cancelled")
+
+    def _step(self) -> None:
+        generations = [r.generation for r in self._running.values()]
+        try:
+            _core.step(self.context, generations)
+        except Exception as error:
+            for running in list(self._running.values()):
+                self.context.seq_clear(running.slot)
+                running.job.emit(Failed(error))
+                del self._running[running.slot]
+            return
+        self.steps += 1
+        for running in list(self._running.values()):
+            text, tokens, logprobs = running.generation.take()
+            if text or tokens:
+                running.job.emit(Chunk(text, list(tokens), logprobs))
+            if running.generation.finished:
+                self._finish(running, running.generation.finish_reason or "stop")
+
+    def _finish(self, running: _Running, reason: str) -> None:
+        generation = running.generation
+        if generation.finished:
+            text, tokens, logprobs = generation.take()
+            if text or tokens:
+                running.job.emit(Chunk(text, list(tokens), logprobs))
+        running.job.emit(
+            End(reason, len(running.job.prompt), generation.n_generated, running.cached)
+        )
+        with self._cv:
+            self._running.pop(running.slot, None)

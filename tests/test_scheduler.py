@@ -1,0 +1,160 @@
+"""The continuous-batching scheduler (llama_cpp.server.scheduler) on the real test model."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llama_cpp import _core
+from llama_cpp.server.scheduler import Chunk, End, Failed, Job, QueueFull, Scheduler
+
+PROMPTS = [
+    b"The capital of France is",
+    b"Once upon a time",
+    b"def fibonacci(n):",
+    b"The three primary colours are",
+    b"My favourite food is",
+    b"In 1969, the first man on the moon",
+]
+
+
+@pytest.fixture(scope="module")
+def model(model_path: Path) -> _core.Model:
+    return _core.Model(str(model_path))
+
+
+@pytest.fixture
+def scheduler(model: _core.Model) -> Iterator[Scheduler]:
+    sched = Scheduler(_core.Context(model, n_ctx=2048, n_seq_max=4), max_queue=8)
+    yield sched
+    sched.close()
+
+
+def greedy(model: _core.Model, no_eos: bool = False) -> _core.SamplerChain:
+    chain = _core.SamplerChain()
+    if no_eos:
+        chain.add_logit_bias(model.n_vocab, {model.token_eos: -1e9, model.token_eot: -1e9})
+    chain.add_greedy()
+    return chain
+
+
+def job(model: _core.Model, prompt: bytes, n: int = 16, **kwargs: object) -> Job:
+    no_eos = bool(kwargs.pop("no_eos", False))
+    return Job(model.tokenize(prompt), greedy(model, no_eos), n, **kwargs)  # type: ignore[arg-type]
+
+
+def collect(j: Job) -> tuple[bytes, End | Failed]:
+    text = b""
+    for event in j.events(timeout=120):
+        if isinstance(event, Chunk):
+            text += event.text
+        else:
+            return text, event
+    raise AssertionError("no end event")
+
+
+def test_concurrent_jobs_match_each_run_alone(model: _core.Model, scheduler: Scheduler) -> None:
+    alone = []
+    for prompt in PROMPTS[:4]:
+        alone.append(collect(scheduler.submit(job(model, prompt)))[0])
+    jobs = [scheduler.submit(job(model, prompt)) for prompt in PROMPTS[:4]]
+    together = [collect(j) for j in jobs]
+    assert [text for text, _ in together] == alone
+    for (_, end), prompt in zip(together, PROMPTS, strict=False):
+        assert isinstance(end, End) and end.finish_reason in {"length", "stop"}
+        assert end.prompt_tokens == len(model.tokenize(prompt))
+
+
+def test_more_jobs_than_slots_wait_and_share_steps(
+    model: _core.Model, scheduler: Scheduler
+) -> None:
+    steps_before = scheduler.steps
+    jobs = [scheduler.submit(job(model, p, 20, no_eos=True)) for p in PROMPTS]
+    ends = [collect(j)[1] for j in jobs]
+    assert all(isinstance(e, End) and e.completion_tokens == 20 for e in ends)
+    # 6 jobs x 20 tokens on 4 slots: far fewer decode steps than tokens
+    assert scheduler.steps - steps_before < 6 * 20 / 2
+
+
+def test_a_full_queue_is_refused(model: _core.Model) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=512, n_seq_max=1), max_queue=1)
+    try:
+        first = sched.submit(job(model, PROMPTS[0], 200, no_eos=True))
+        second = sched.submit(job(model, PROMPTS[1], 4))
+        with pytest.raises(QueueFull, match="busy") as refused:
+            sched.submit(job(model, PROMPTS[2], 4))
+        assert refused.value.retry_after >= 1
+        first.cancel()
+        assert collect(first)[1].finish_reason == "cancelled"  # type: ignore[union-attr]
+        assert isinstance(collect(second)[1], End)
+    finally:
+        sched.close()
+
+
+def test_cancel_frees_the_slot_at_once(model: _core.Model, scheduler: Scheduler) -> None:
+    long = scheduler.submit(job(model, PROMPTS[0], 1000, no_eos=True))
+    events = long.events(timeout=60)
+    assert isinstance(next(events), Chunk)
+    long.cancel()
+    rest = list(events)
+    assert isinstance(rest[-1], End) and rest[-1].finish_reason == "cancelled"
+    assert rest[-1].completion_tokens < 1000
+    assert isinstance(collect(scheduler.submit(job(model, PROMPTS[1])))[1], End)
+    assert scheduler.busy_slots == 0
+
+
+def test_a_prompt_too_long_for_a_slot_fails_alone(model: _core.Model, scheduler: Scheduler) -> None:
+    per_slot = scheduler.context.n_ctx_seq
+    too_long = Job((model.tokenize(PROMPTS[0]) * per_slot)[: per_slot + 1], greedy(model), 4)
+    fine = scheduler.submit(job(model, PROMPTS[0]))
+    _, failed = collect(scheduler.submit(too_long))
+    assert isinstance(failed, Failed) and isinstance(failed.error, ValueError)
+    assert f"needs {per_slot + 1} positions" in str(failed.error)
+    assert isinstance(collect(fine)[1], End)
+
+
+def test_a_repeated_prompt_reuses_the_cached_prefix(
+    model: _core.Model, scheduler: Scheduler
+) -> None:
+    prompt = PROMPTS[5] + b" was"
+    _, first = collect(scheduler.submit(job(model, prompt, 4)))
+    _, second = collect(scheduler.submit(job(model, prompt, 4)))
+    assert isinstance(first, End) and isinstance(second, End)
+    assert second.cached_tokens == len(model.tokenize(prompt)) - 1
+
+
+def test_asyncio_consumers(model: _core.Model, scheduler: Scheduler) -> None:
+    async def run() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+
+        async def one(prompt: bytes) -> bytes:
+            j = scheduler.submit(job(model, prompt, loop=loop))
+            text = b""
+            async for event in j.aevents():
+                if isinstance(event, Chunk):
+                    text += event.text
+            return text
+
+        return await asyncio.gather(*(one(p) for p in PROMPTS[:3]))
+
+    texts = asyncio.run(run())
+    assert all(texts) and len(texts) == 3
+
+
+def test_close_ends_running_and_waiting_jobs(model: _core.Model) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=512, n_seq_max=1), max_queue=4)
+    running = sched.submit(job(model, PROMPTS[0], 1000, no_eos=True))
+    waiting = sched.submit(job(model, PROMPTS[1], 4))
+    next(running.events(timeout=60))
+    closer = threading.Thread(target=sched.close)
+    closer.start()
+    closer.join(timeout=60)
+    assert not closer.is_alive()
+    assert collect(running)[1].finish_reason == "cancelled"  # type: ignore[union-attr]
+    assert collect(waiting)[1].finish_reason == "cancelled"  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError, match="closed"):
+        sched.submit(job(model, PROMPTS[2]))
