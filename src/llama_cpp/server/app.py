@@ -1,0 +1,209 @@
+"""The FastAPI application: OpenAI-compatible routes over ServedLlama and the scheduler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from llama_cpp.server.requests import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    EmbeddingRequest,
+    TokenizeRequest,
+)
+from llama_cpp.server.runner import ModelRunner
+from llama_cpp.server.scheduler import QueueFull
+from llama_cpp.server.settings import ServerSettings
+
+
+class ApiError(Exception):
+    """An error to send as OpenAI-shaped JSON with ``status``."""
+
+    def __init__(self, status: int, message: str, kind: str, param: str | None = None):
+        super().__init__(message)
+        self.status, self.kind, self.param = status, kind, param
+
+
+def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
+    """The application serving ``runners`` (by model name)."""
+    app = FastAPI(title="llama-cpp-pybind", version="0.1.0")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    default = next(iter(runners.values()))
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                _error_body(
+                    f"the request body has {length} bytes; the limit is "
+                    f"{settings.max_body_bytes} (--max_body_bytes)",
+                    "invalid_request_error",
+                ),
+                status_code=413,
+            )
+        return await call_next(request)
+
+    async def authorize(request: Request) -> None:
+        if not settings.api_key:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or key not in settings.api_key:
+            raise ApiError(
+                401,
+                "invalid or missing API key (Authorization: Bearer KEY)",
+                "authentication_error",
+            )
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(_error_body(str(error), error.kind, error.param), error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {item.get('msg')}")
+        first = error.errors()[0].get("loc", ()) if error.errors() else ()
+        param = ".".join(str(p) for p in first if p != "body") or None
+        return JSONResponse(
+            _error_body("; ".join(problems), "invalid_request_error", param), status_code=422
+        )
+
+    @app.exception_handler(QueueFull)
+    async def on_busy(request: Request, error: QueueFull) -> JSONResponse:
+        return JSONResponse(
+            _error_body(str(error), "server_busy"),
+            status_code=503,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+
+    @app.exception_handler(ValueError)
+    async def on_value_error(request: Request, error: ValueError) -> JSONResponse:
+        return JSONResponse(_error_body(str(error), "invalid_request_error"), status_code=400)
+
+    @app.exception_handler(TypeError)
+    async def on_type_error(request: Request, error: TypeError) -> JSONResponse:
+        return JSONResponse(_error_body(str(error), "invalid_request_error"), status_code=400)
+
+    def runner_for(name: str | None) -> ModelRunner:
+        if name is None or name == "":
+            return default
+        if name in runners:
+            return runners[name]
+        raise ApiError(
+            404,
+            f"model {name!r} is not served here; known models: {sorted(runners)}",
+            "model_not_found",
+            "model",
+        )
+
+    guarded = [Depends(authorize)]
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "models": {
+                name: {
+                    "slots": r.scheduler.n_slots,
+                    "busy": r.scheduler.busy_slots,
+                    "queued": r.scheduler.queue_depth,
+                }
+                for name, r in runners.items()
+            },
+        }
+
+    @app.get("/v1/models", dependencies=guarded)
+    async def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "owned_by": "me", "permissions": []}
+                for name in runners
+            ],
+        }
+
+    @app.post("/v1/completions", dependencies=guarded)
+    async def completions(body: CompletionRequest) -> Any:
+        runner = runner_for(body.model)
+        kwargs = body.llama_kwargs()
+        if body.stream:
+            chunks = await run_in_threadpool(runner.llama.create_completion, **kwargs)
+            return _sse(chunks)
+        return await run_in_threadpool(runner.llama.create_completion, **kwargs)
+
+    @app.post("/v1/chat/completions", dependencies=guarded)
+    async def chat_completions(body: ChatCompletionRequest) -> Any:
+        runner = runner_for(body.model)
+        kwargs = body.llama_kwargs()
+        if body.stream:
+            chunks = await run_in_threadpool(runner.llama.create_chat_completion, **kwargs)
+            return _sse(chunks)
+        return await run_in_threadpool(runner.llama.create_chat_completion, **kwargs)
+
+    @app.post("/v1/embeddings", dependencies=guarded)
+    async def embeddings(body: EmbeddingRequest) -> Any:
+        runner = runner_for(body.model)
+        return await run_in_threadpool(runner.embed, body.input, body.model or runner.name)
+
+    @app.post("/extras/tokenize", dependencies=guarded)
+    async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
+        runner = runner_for(body.model)
+        tokens = runner.llama.tokenize(body.input.encode("utf-8"), add_bos=body.add_bos,
+                                       special=body.special)  # fmt: skip
+        return {"tokens": tokens}
+
+    @app.post("/extras/detokenize", dependencies=guarded)
+    async def detokenize(body: DetokenizeRequest) -> dict[str, Any]:
+        runner = runner_for(body.model)
+        n_vocab = runner.llama.n_vocab()
+        bad = [t for t in body.tokens if not 0 <= t < n_vocab]
+        if bad:
+            message = f"token ids {bad[:5]} are outside the vocabulary (0..{n_vocab - 1})"
+            raise ApiError(400, message, "invalid_request_error", "tokens")
+        text = runner.llama.detokenize(body.tokens).decode("utf-8", errors="replace")
+        return {"text": text}
+
+    return app
+
+
+def _sse(chunks: Iterator[Any]) -> EventSourceResponse:
+    """Server-sent events of ``chunks`` (generated in a worker thread), then [DONE]; a client
+    that goes away closes the iterator, which cancels its job and frees the slot."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        iterator = iterate_in_threadpool(chunks)
+        try:
+            async for chunk in iterator:
+                yield {"data": json.dumps(chunk)}
+        except Exception as error:  # mid-stream: the status line is already sent
+            yield {"data": json.dumps(_error_body(str(error), "server_error"))}
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)
+        yield {"data": "[DONE]"}
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,42 @@
+"""One served model: its ServedLlama, the shared context and the scheduler."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from llama_cpp.server.scheduler import Scheduler
+from llama_cpp.server.served import ServedLlama, shared_context
+from llama_cpp.server.settings import ModelSettings
+
+
+class ModelRunner:
+    """Loads ``settings.model`` once; completions go to the scheduler, embeddings to the
+    ServedLlama's own context (one at a time)."""
+
+    def __init__(self, settings: ModelSettings, max_queue: int):
+        self.settings = settings
+        self.name = settings.name
+        self.llama = ServedLlama(
+            settings.model,
+            n_gpu_layers=settings.n_gpu_layers,
+            n_ctx=settings.n_ctx,
+            n_batch=settings.n_batch,
+            n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads,
+            chat_format=settings.chat_format,
+            flash_attn=settings.flash_attn,
+            verbose=settings.verbose,
+        )
+        context = shared_context(self.llama, settings.n_parallel, settings.n_ctx, settings.n_batch)
+        self.scheduler = Scheduler(context, max_queue=max_queue)
+        self.llama.attach(self.scheduler)
+        self._embed_lock = threading.Lock()
+
+    def embed(self, text: str | list[str], model: str) -> Any:
+        with self._embed_lock:
+            return self.llama.create_embedding(text, model=model)
+
+    def close(self) -> None:
+        self.scheduler.close()
+        self.llama.close()

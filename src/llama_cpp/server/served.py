@@ -1,0 +1,147 @@
+"""A Llama whose completions run on the shared scheduler instead of its own context.
+
+``ServedLlama`` keeps everything ``Llama`` does to turn a request into tokens, a sampler
+chain and stop strings (chat templates, tools, JSON schemas, logprobs, streaming
+chunks), and replaces only the last part: the generation is a :class:`Job` on the
+:class:`Scheduler`, so any number of requests run at once, each in its own sequence.
+Its own small context serves embeddings and tokenization.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from llama_cpp import _core
+from llama_cpp._completion import CompletionRun
+from llama_cpp.llama import Llama
+from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.server.scheduler import Chunk, End, Failed, Job, Scheduler
+
+
+class JobGeneration:
+    """The ``_core.Generation`` interface CompletionRun uses, backed by a scheduler Job."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self._events = job.events()
+        self.finish_reason: str | None = None
+        self.n_generated = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+    def next(self) -> tuple[bytes, list[int], Any] | None:
+        if self.finished:
+            return None
+        event = next(self._events)
+        if isinstance(event, Chunk):
+            self.n_generated += len(event.tokens)
+            return event.text, event.tokens, event.logprobs
+        return self._end(event)
+
+    def run(self) -> tuple[bytes, list[int], Any] | None:
+        text, tokens, logprobs = b"", [], None
+        while (chunk := self.next()) is not None:
+            text += chunk[0]
+            tokens += chunk[1]
+            if chunk[2]:
+                logprobs = (logprobs or []) + list(chunk[2])
+        return text, tokens, logprobs
+
+    def _end(self, event: End | Failed) -> tuple[bytes, list[int], Any]:
+        if isinstance(event, Failed):
+            self.finish_reason = "cancelled"
+            raise event.error
+        self.finish_reason = event.finish_reason
+        return b"", [], None
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+
+class ServedLlama(Llama):
+    """``Llama`` for the server: completions go through ``scheduler`` (see module doc)."""
+
+    scheduler: Scheduler
+
+    def attach(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def n_ctx(self) -> int:
+        """Positions one request can use: a slot's share of the shared context."""
+        return self.scheduler.context.n_ctx_seq
+
+    def _start_completion(  # type: ignore[override]
+        self,
+        prompt: Any,
+        *,
+        suffix: str | None,
+        max_tokens: int | None,
+        sampling: Any,
+        logprobs: int | None,
+        echo: bool,
+        stop: list[str],
+        model: str | None,
+        grammar: LlamaGrammar | None,
+        logits_processor: Any = None,
+        stopping_criteria: Any = None,
+        stream: bool = False,
+    ) -> CompletionRun:
+        if logits_processor or stopping_criteria:
+            raise ValueError("the server does not run Python logits processors or criteria")
+        if echo and logprobs is not None:
+            raise ValueError("echo together with logprobs is not supported by the server")
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+        ):
+            raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
+        if logprobs is not None and (isinstance(logprobs, bool) or logprobs < 0):
+            raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
+        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
+        n_ctx = self.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise ValueError(
+                f"the prompt has {len(tokens)} tokens and a request may use {n_ctx} "
+                "(the server's per-request context); shorten the prompt or start the server "
+                "with a larger --n_ctx"
+            )
+        chain = sampling.build_chain(
+            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
+        )
+        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
+        job = Job(
+            tokens,
+            chain,
+            -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
+            stop,
+            -1 if logprobs is None else logprobs,
+        )
+        self.scheduler.submit(job)
+        return CompletionRun(
+            generation=JobGeneration(job),  # type: ignore[arg-type]
+            model_name=model or self.model_path,
+            prompt_tokens=len(tokens),
+            piece=self._token_text,
+            prefix_text=prompt_text if echo else "",
+            suffix_text=suffix if suffix is not None and self._model.token_fim_pre < 0 else "",
+            want_logprobs=logprobs is not None,
+            step_lock=contextlib.nullcontext(),
+        )
+
+
+def shared_context(llama: Llama, n_parallel: int, n_ctx: int, n_batch: int) -> _core.Context:
+    """A context with ``n_parallel`` sequences of ``n_ctx`` positions each, on ``llama``'s
+    model and with its thread and attention settings."""
+    params = llama.context_params
+    shared = _core.ContextParams()
+    for name in ("n_threads", "n_threads_batch", "flash_attn_type", "type_k", "type_v",
+                 "offload_kqv", "rope_freq_base", "rope_freq_scale"):  # fmt: skip
+        setattr(shared, name, getattr(params, name))
+    shared.n_seq_max = n_parallel
+    shared.n_ctx = n_ctx * n_parallel
+    shared.n_batch = n_batch
+    shared.n_ubatch = min(n_batch, params.n_ubatch)
+    shared.kv_unified = False  # each slot owns its share: no request can starve another
+    return _core.Context.from_params(llama.model, shared)

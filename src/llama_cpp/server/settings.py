@@ -1,0 +1,69 @@
+"""Server settings: flags, environment variables (llama-cpp-python's names, e.g. ``MODEL``,
+``N_CTX``, ``API_KEY``) and an optional JSON or YAML config file that may list models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ModelSettings(BaseModel):
+    """One served model."""
+
+    model: str = Field(description="path of the GGUF file")
+    model_alias: str | None = Field(None, description="name clients use (default: the path)")
+    n_gpu_layers: int = Field(0, description="layers to offload to the GPU (-1: all)")
+    n_ctx: int = Field(2048, ge=16, description="context positions per request (per slot)")
+    n_parallel: int = Field(4, ge=1, le=256, description="requests generated at once (slots)")
+    n_batch: int = Field(512, ge=1, description="tokens per decode step")
+    n_threads: int | None = Field(None, description="CPU threads (default: all)")
+    chat_format: str | None = Field(None, description="named chat format (default: the model's)")
+    flash_attn: bool | None = Field(None, description="flash attention (default: llama.cpp's)")
+    verbose: bool = Field(False, description="print llama.cpp's log")
+
+    @property
+    def name(self) -> str:
+        return self.model_alias or self.model
+
+
+class ServerSettings(BaseSettings):
+    """The HTTP side."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="address to bind (0.0.0.0: every interface)")
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: list[str] | None = Field(None, description="accepted Bearer keys (comma-separated)")
+    max_queue: int = Field(64, ge=0, description="requests waiting beyond the slots")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="request size limit")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
+
+    @field_validator("api_key", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """A config file's content: ``{"host": ..., "models": [{"model": ..., ...}, ...]}``."""
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"config file not found: {path}")
+    text = file.read_text(encoding="utf-8")
+    if file.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as e:
+            raise SystemExit("a YAML config file needs PyYAML: pip install pyyaml") from e
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected a mapping of settings at the top level")
+    return data

@@ -1,0 +1,232 @@
+"""The OpenAI-compatible server as a real process, driven by real clients."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+KEY = "test-key"
+QUESTION = [{"role": "user", "content": "Which city is the capital of France?"}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, model_path: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+                   "--model_alias", "smol", "--port", str(self.port), *args]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "API_KEY", "PORT")}
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not start within 60 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def health(self) -> dict[str, Any]:
+        return httpx.get(self.url + "/health").json()["models"]["smol"]
+
+
+@pytest.fixture(scope="module")
+def server(model_path: Path) -> Iterator[Server]:
+    srv = Server(model_path, "--n_ctx", "1024", "--n_parallel", "4", "--api_key", KEY)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEY}"}
+
+
+def test_openai_chat_sync_and_streaming(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model="smol",
+        messages=QUESTION,
+        temperature=0,
+        max_tokens=24,  # type: ignore[arg-type]
+    )
+    text = reply.choices[0].message.content or ""
+    assert "Paris" in text
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    stream = client.chat.completions.create(
+        model="smol",
+        messages=QUESTION,
+        temperature=0,
+        max_tokens=24,
+        stream=True,  # type: ignore[arg-type]
+    )
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert "".join(pieces) == text
+
+
+def test_openai_completions_and_embeddings(client: openai.OpenAI) -> None:
+    out = client.completions.create(
+        model="smol", prompt="The capital of France is", temperature=0, max_tokens=6
+    )
+    assert "Paris" in out.choices[0].text
+    vectors = client.embeddings.create(model="smol", input=["cat", "kitten"])
+    assert len(vectors.data) == 2 and len(vectors.data[0].embedding) == 576
+
+
+def test_model_field_is_optional_and_listed(server: Server) -> None:
+    body = {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 4}
+    r = httpx.post(server.url + "/v1/completions", json=body, headers=auth(), timeout=60)
+    assert r.status_code == 200 and "Paris" in r.json()["choices"][0]["text"]
+    models = httpx.get(server.url + "/v1/models", headers=auth()).json()
+    assert [m["id"] for m in models["data"]] == ["smol"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "needle"),
+    [
+        ("/v1/completions", {"prompt": "x", "model": "nope"}, 404, "known models: ['smol']"),
+        ("/v1/completions", {"prompt": "x", "temperature": "hot"}, 422, "temperature"),
+        ("/v1/chat/completions", {"messages": []}, 422, "messages"),
+        ("/v1/completions", {"prompt": "word " * 1500}, 400, "a request may use 1024"),
+        ("/v1/completions", {"prompt": "x", "grammar": "root ::= ("}, 400, "grammar"),
+        ("/extras/detokenize", {"tokens": [10**7]}, 400, "outside the vocabulary"),
+    ],
+)
+def test_bad_requests_get_openai_shaped_errors(
+    server: Server, path: str, body: dict[str, Any], status: int, needle: str
+) -> None:
+    r = httpx.post(server.url + path, json=body, headers=auth(), timeout=60)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert needle in error["message"] + str(error.get("param"))
+    # the server keeps serving
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_malformed_json_and_auth(server: Server) -> None:
+    r = httpx.post(
+        server.url + "/v1/completions",
+        content=b"{not json",
+        headers={**auth(), "content-type": "application/json"},
+    )
+    assert r.status_code == 422 and "error" in r.json()
+    assert httpx.get(server.url + "/v1/models").status_code == 401
+    wrong = httpx.get(server.url + "/v1/models", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
+    assert httpx.get(server.url + "/health").status_code == 200  # open to probes
+
+
+def test_tokenize_round_trip(server: Server) -> None:
+    r = httpx.post(server.url + "/extras/tokenize", json={"input": "Hello world"}, headers=auth())
+    tokens = r.json()["tokens"]
+    back = httpx.post(
+        server.url + "/extras/detokenize", json={"tokens": tokens}, headers=auth()
+    ).json()["text"]
+    assert back.strip() == "Hello world"
+
+
+def stream_completion(server: Server, prompt: str, n: int) -> tuple[str, str | None, int]:
+    body = {"prompt": prompt, "temperature": 0, "max_tokens": n, "stream": True}
+    text, reason, events = "", None, 0
+    with httpx.stream(
+        "POST", server.url + "/v1/completions", json=body, headers=auth(), timeout=120
+    ) as r:
+        assert r.status_code == 200
+        done = False
+        for line in r.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            data = line[len("data: ") :]
+            if data == "[DONE]":
+                done = True
+                break
+            chunk = json.loads(data)
+            events += 1
+            text += chunk["choices"][0]["text"]
+            reason = chunk["choices"][0]["finish_reason"] or reason
+        assert done, "the stream ended without [DONE]"
+    return text, reason, events
+
+
+@pytest.mark.slow
+def test_eight_concurrent_streams_all_complete(server: Server) -> None:
+    prompts = [f"Story number {i}: once upon a time" for i in range(8)]
+    alone = stream_completion(server, prompts[0], 24)[0]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda p: stream_completion(server, p, 24), prompts))
+    for text, reason, events in results:
+        assert reason in {"length", "stop"} and events > 1 and text
+    assert results[0][0] == alone  # others running alongside did not change it
+
+
+def test_a_client_that_disconnects_frees_its_slot(server: Server) -> None:
+    body = {"prompt": "Count: one, two,", "temperature": 0, "max_tokens": 900, "stream": True,
+            "logit_bias": {"0": -100, "2": -100}}  # fmt: skip
+    with httpx.stream(
+        "POST", server.url + "/v1/completions", json=body, headers=auth(), timeout=60
+    ) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                break
+    deadline = time.monotonic() + 10
+    while server.health()["busy"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.health()["busy"] == 0
+
+
+def test_a_full_server_answers_503_with_retry_after(model_path: Path) -> None:
+    srv = Server(model_path, "--n_ctx", "1024", "--n_parallel", "1", "--max_queue", "0")
+    try:
+        body = {
+            "prompt": "Count: one, two,",
+            "max_tokens": 600,
+            "stream": True,
+            "logit_bias": {"0": -100, "2": -100},
+        }  # fmt: skip  (no end of text)
+        with httpx.stream("POST", srv.url + "/v1/completions", json=body, timeout=60) as r:
+            lines = r.iter_lines()  # kept: dropping the iterator closes the connection
+            for line in lines:
+                if line.startswith("data: "):
+                    break
+            assert srv.health()["busy"] == 1
+            busy = httpx.post(srv.url + "/v1/completions", json={"prompt": "x"}, timeout=30)
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "1"
+            assert busy.json()["error"]["type"] == "server_busy"
+    finally:
+        srv.stop()
