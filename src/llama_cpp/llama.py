@@ -440,16 +440,7 @@ class Llama:
         stopping_criteria: Any = None,
         stream: bool = False,
     ) -> CompletionRun:
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-        ):
-            raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
-        if logprobs is not None and (
-            isinstance(logprobs, bool) or not isinstance(logprobs, int) or logprobs < 0
-        ):
-            raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
-        if grammar is not None and not isinstance(grammar, LlamaGrammar):
-            raise TypeError("grammar must be a LlamaGrammar (use LlamaGrammar.from_string(...))")
+        check_completion_args(max_tokens, logprobs, grammar)
         tokens, prompt_text = self._prompt_tokens(prompt, suffix)
         n_ctx = self.n_ctx()
         if len(tokens) >= n_ctx:
@@ -459,10 +450,7 @@ class Llama:
                 f"{len(tokens)} tokens and the context holds {n_ctx}; shorten the prompt or create "
                 f"the Llama with a larger n_ctx (up to the model's {self._model.n_ctx_train})"
             )
-        chain = sampling.build_chain(
-            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
-        )
-        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
+        chain = self._completion_chain(tokens, sampling, grammar)
         check_signals = threading.current_thread() is threading.main_thread()
         processor = _as_list(logits_processor, LogitsProcessorList)
         criteria = _as_list(stopping_criteria, StoppingCriteriaList)
@@ -524,6 +512,16 @@ class Llama:
             step_lock=self._lock,
             superseded=lambda: self._stream_epoch != epoch,
         )
+
+    def _completion_chain(
+        self, tokens: list[int], sampling: SamplingParams, grammar: LlamaGrammar | None
+    ) -> _core.SamplerChain:
+        """The sampler chain of one call, its penalties primed with the prompt's tail."""
+        chain = sampling.build_chain(
+            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
+        )
+        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
+        return chain
 
     def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
         rows = self.ctx.decode(tokens, 0, True)
@@ -673,6 +671,18 @@ class Llama:
 
         path = download_model(repo_id, filename, local_dir=local_dir, cache_dir=cache_dir)
         return cls(model_path=path, **kwargs)
+
+
+def check_completion_args(max_tokens: Any, logprobs: Any, grammar: Any) -> None:
+    """Type checks shared by every completion entry point."""
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
+        raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
+    if logprobs is not None and (
+        isinstance(logprobs, bool) or not isinstance(logprobs, int) or logprobs < 0
+    ):
+        raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
+    if grammar is not None and not isinstance(grammar, LlamaGrammar):
+        raise TypeError("grammar must be a LlamaGrammar (use LlamaGrammar.from_string(...))")
 
 
 class _TokenText:

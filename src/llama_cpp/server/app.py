@@ -145,23 +145,18 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             ],
         }
 
+    async def generate(method: Any, body: CompletionRequest | ChatCompletionRequest) -> Any:
+        """Run a (chat) completion off the event loop; a stream becomes server-sent events."""
+        result = await run_in_threadpool(method, **body.llama_kwargs())
+        return _sse(result) if body.stream else result
+
     @app.post("/v1/completions", dependencies=guarded)
     async def completions(body: CompletionRequest) -> Any:
-        runner = runner_for(body.model)
-        kwargs = body.llama_kwargs()
-        if body.stream:
-            chunks = await run_in_threadpool(runner.llama.create_completion, **kwargs)
-            return _sse(chunks)
-        return await run_in_threadpool(runner.llama.create_completion, **kwargs)
+        return await generate(runner_for(body.model).llama.create_completion, body)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat_completions(body: ChatCompletionRequest) -> Any:
-        runner = runner_for(body.model)
-        kwargs = body.llama_kwargs()
-        if body.stream:
-            chunks = await run_in_threadpool(runner.llama.create_chat_completion, **kwargs)
-            return _sse(chunks)
-        return await run_in_threadpool(runner.llama.create_chat_completion, **kwargs)
+        return await generate(runner_for(body.model).llama.create_chat_completion, body)
 
     @app.post("/v1/embeddings", dependencies=guarded)
     async def embeddings(body: EmbeddingRequest) -> Any:

@@ -14,8 +14,7 @@ from typing import Any
 
 from llama_cpp import _core
 from llama_cpp._completion import CompletionRun
-from llama_cpp.llama import Llama
-from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama import Llama, check_completion_args
 from llama_cpp.server.scheduler import Chunk, End, Failed, Job, Scheduler
 
 
@@ -73,32 +72,15 @@ class ServedLlama(Llama):
         """Positions one request can use: a slot's share of the shared context."""
         return self.scheduler.context.n_ctx_seq
 
-    def _start_completion(  # type: ignore[override]
-        self,
-        prompt: Any,
-        *,
-        suffix: str | None,
-        max_tokens: int | None,
-        sampling: Any,
-        logprobs: int | None,
-        echo: bool,
-        stop: list[str],
-        model: str | None,
-        grammar: LlamaGrammar | None,
-        logits_processor: Any = None,
-        stopping_criteria: Any = None,
-        stream: bool = False,
-    ) -> CompletionRun:
-        if logits_processor or stopping_criteria:
+    def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:  # type: ignore[override]
+        """Llama's preparation (tokens, chain, stops), then a scheduler Job."""
+        if options.get("logits_processor") or options.get("stopping_criteria"):
             raise ValueError("the server does not run Python logits processors or criteria")
+        max_tokens, logprobs = options["max_tokens"], options["logprobs"]
+        suffix, echo, grammar = options["suffix"], options["echo"], options["grammar"]
         if echo and logprobs is not None:
             raise ValueError("echo together with logprobs is not supported by the server")
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-        ):
-            raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
-        if logprobs is not None and (isinstance(logprobs, bool) or logprobs < 0):
-            raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
+        check_completion_args(max_tokens, logprobs, grammar)
         tokens, prompt_text = self._prompt_tokens(prompt, suffix)
         n_ctx = self.n_ctx()
         if len(tokens) >= n_ctx:
@@ -107,21 +89,18 @@ class ServedLlama(Llama):
                 "(the server's per-request context); shorten the prompt or start the server "
                 "with a larger --n_ctx"
             )
-        chain = sampling.build_chain(
-            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
-        )
-        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
+        chain = self._completion_chain(tokens, options["sampling"], grammar)
         job = Job(
             tokens,
             chain,
             -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
-            stop,
+            options["stop"],
             -1 if logprobs is None else logprobs,
         )
         self.scheduler.submit(job)
         return CompletionRun(
             generation=JobGeneration(job),  # type: ignore[arg-type]
-            model_name=model or self.model_path,
+            model_name=options["model"] or self.model_path,
             prompt_tokens=len(tokens),
             piece=self._token_text,
             prefix_text=prompt_text if echo else "",
