@@ -230,3 +230,58 @@ def test_a_full_server_answers_503_with_retry_after(model_path: Path) -> None:
             assert busy.json()["error"]["type"] == "server_busy"
     finally:
         srv.stop()
+
+
+def test_config_file_serves_several_models(model_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        "max_queue: 4\n"
+        "models:\n"
+        f"  - {{model: '{model_path}', model_alias: first, n_ctx: 512, n_parallel: 1}}\n"
+        f"  - {{model: '{model_path}', model_alias: second, n_ctx: 512, n_parallel: 2}}\n"
+    )
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "API_KEY", "PORT")}
+    command = [sys.executable, "-m", "llama_cpp.cli", "serve", "--config_file", str(config),
+               "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        health = httpx.get(url + "/health").json()["models"]
+        assert health["first"]["slots"] == 1 and health["second"]["slots"] == 2
+        body = {"model": "second", "prompt": "The capital of France is", "temperature": 0,
+                "max_tokens": 4}  # fmt: skip
+        out = httpx.post(url + "/v1/completions", json=body, timeout=60).json()
+        assert out["model"] == "second" and "Paris" in out["choices"][0]["text"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_cli_usage_and_unknown_command() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.cli", "--help"], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "serve" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.cli", "srve"], capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "unknown command 'srve'" in bad.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.server", "--model", "/nope.gguf"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and "model file not found: /nope.gguf" in missing.stderr
