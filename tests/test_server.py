@@ -285,3 +285,14 @@ def test_cli_usage_and_unknown_command() -> None:
         text=True,
     )
     assert missing.returncode == 1 and "model file not found: /nope.gguf" in missing.stderr
+
+
+def test_an_oversized_body_is_refused(server: Server) -> None:
+    r = httpx.post(
+        server.url + "/v1/completions",
+        content=b" " * (9 * 1024 * 1024),
+        headers={**auth(), "content-type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 413
+    assert "--max_body_bytes" in r.json()["error"]["message"]
