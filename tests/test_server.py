@@ -296,3 +296,24 @@ def test_an_oversized_body_is_refused(server: Server) -> None:
     )
     assert r.status_code == 413
     assert "--max_body_bytes" in r.json()["error"]["message"]
+
+
+def test_prometheus_metrics(server: Server, client: openai.OpenAI) -> None:
+    client.completions.create(model="smol", prompt="Hello", temperature=0, max_tokens=5)
+    assert httpx.get(server.url + "/metrics").status_code == 401
+    text = httpx.get(server.url + "/metrics", headers=auth()).text
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    assert samples['llama_requests_total{path="/v1/completions",status="200"}'] >= 1
+    assert samples['llama_tokens_generated_total{model="smol"}'] >= 5
+    assert samples['llama_prompt_tokens_total{model="smol"}'] >= 1
+    assert samples['llama_slots{model="smol"}'] == 4
+    assert samples['llama_slots_busy{model="smol"}'] == 0
+    assert samples['llama_queue_depth{model="smol"}'] == 0
+    count = samples['llama_time_to_first_token_seconds_count{model="smol"}']
+    assert count >= 1
+    assert samples['llama_time_to_first_token_seconds_bucket{model="smol",le="+Inf"}'] == count
+    assert "# TYPE llama_request_duration_seconds histogram" in text

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from llama_cpp.server.metrics import Metrics
 from llama_cpp.server.requests import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -21,7 +23,7 @@ from llama_cpp.server.requests import (
     TokenizeRequest,
 )
 from llama_cpp.server.runner import ModelRunner
-from llama_cpp.server.scheduler import QueueFull
+from llama_cpp.server.scheduler import QueueFull, Scheduler
 from llama_cpp.server.settings import ServerSettings
 
 
@@ -48,6 +50,30 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             allow_headers=["*"],
         )
     default = next(iter(runners.values()))
+    metrics = Metrics()
+    for name, runner in runners.items():
+        runner.scheduler.observer, runner.scheduler.name = metrics, name
+
+    def per_model(read: Callable[[Scheduler], int]) -> Callable[[], dict[Any, float]]:
+        return lambda: {(("model", n),): read(r.scheduler) for n, r in runners.items()}
+
+    metrics.gauge("llama_queue_depth", "Requests waiting for a slot.",
+                  per_model(lambda s: s.queue_depth))  # fmt: skip
+    metrics.gauge("llama_slots_busy", "Slots generating.", per_model(lambda s: s.busy_slots))
+    metrics.gauge("llama_slots", "Slots (--n_parallel).", per_model(lambda s: s.n_slots))
+    known_paths = {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/models",
+                   "/health", "/metrics", "/extras/tokenize", "/extras/detokenize"}  # fmt: skip
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Any) -> Any:
+        start = time.monotonic()
+        response = await call_next(request)
+        path = request.url.path if request.url.path in known_paths else "other"
+        metrics.count("llama_requests_total", "HTTP requests, by route and status.",
+                      path=path, status=str(response.status_code))  # fmt: skip
+        metrics.observe("llama_request_duration_seconds", "Time to the response head.",
+                        time.monotonic() - start, path=path)  # fmt: skip
+        return response
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
@@ -134,6 +160,10 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
                 for name, r in runners.items()
             },
         }
+
+    @app.get("/metrics", dependencies=guarded, response_class=PlainTextResponse)
+    async def prometheus() -> str:
+        return metrics.render()
 
     @app.get("/v1/models", dependencies=guarded)
     async def models() -> dict[str, Any]:

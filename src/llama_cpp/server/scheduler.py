@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from llama_cpp import _core
 
@@ -75,6 +75,7 @@ class Job:
     loop: asyncio.AbstractEventLoop | None = None
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
+    first_output: float | None = None
     _events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
     _aevents: asyncio.Queue[Event] | None = None
     _cancelled: threading.Event = field(default_factory=threading.Event)
@@ -126,8 +127,20 @@ class _Running:
     cached: int
 
 
+class Observer(Protocol):
+    """What a scheduler reports (llama_cpp.server.metrics.Metrics implements it)."""
+
+    def first_token(self, model: str, seconds: float) -> None: ...
+    def finished(
+        self, model: str, prompt_tokens: int, completion_tokens: int, reason: str
+    ) -> None: ...
+
+
 class Scheduler:
     """Runs :class:`Job` s on ``n_parallel`` sequences of one context (see module doc)."""
+
+    observer: Observer | None = None
+    name = ""
 
     def __init__(self, context: _core.Context, *, max_queue: int = 64):
         if context.n_seq_max < 1:
@@ -254,18 +267,27 @@ class Scheduler:
         for running in list(self._running.values()):
             text, tokens, logprobs = running.generation.take()
             if text or tokens:
+                self._first_output(running.job)
                 running.job.emit(Chunk(text, list(tokens), logprobs))
             if running.generation.finished:
                 self._finish(running, running.generation.finish_reason or "stop")
+
+    def _first_output(self, job: Job) -> None:
+        if job.first_output is None:
+            job.first_output = time.monotonic()
+            if self.observer is not None:
+                self.observer.first_token(self.name, job.first_output - job.submitted)
 
     def _finish(self, running: _Running, reason: str) -> None:
         generation = running.generation
         if generation.finished:
             text, tokens, logprobs = generation.take()
             if text or tokens:
+                self._first_output(running.job)
                 running.job.emit(Chunk(text, list(tokens), logprobs))
-        running.job.emit(
-            End(reason, len(running.job.prompt), generation.n_generated, running.cached)
-        )
+        end = End(reason, len(running.job.prompt), generation.n_generated, running.cached)
+        if self.observer is not None:
+            self.observer.finished(self.name, end.prompt_tokens, end.completion_tokens, reason)
+        running.job.emit(end)
         with self._cv:
             self._running.pop(running.slot, None)
