@@ -16,6 +16,7 @@ import pytest
 INSTALL_HINT = {
     "langchain_community": 'pip install ".[test]"',
     "llama_index.core": 'pip install ".[test]"',
+    "langchain_openai": 'pip install ".[test]"',
     # Its metadata requires llama-cpp-python, which would overwrite llama_cpp.
     "llama_index.llms.llama_cpp": "pip install --no-deps llama-index-llms-llama-cpp",
 }

@@ -317,3 +317,32 @@ def test_prometheus_metrics(server: Server, client: openai.OpenAI) -> None:
     assert count >= 1
     assert samples['llama_time_to_first_token_seconds_bucket{model="smol",le="+Inf"}'] == count
     assert "# TYPE llama_request_duration_seconds histogram" in text
+
+
+def test_langchain_chatopenai_against_the_server(server: Server) -> None:
+    from integrations import require
+
+    chat_openai = require("langchain_openai").ChatOpenAI(
+        base_url=server.url + "/v1", api_key=KEY, model="smol", temperature=0, max_tokens=24
+    )
+    reply = chat_openai.invoke("Which city is the capital of France?")
+    assert "Paris" in reply.content
+    streamed = "".join(chunk.content for chunk in chat_openai.stream(QUESTION[0]["content"]))
+    assert streamed == reply.content
+
+
+def test_cors_allows_only_the_configured_origins(model_path: Path) -> None:
+    srv = Server(model_path, "--n_ctx", "256", "--n_parallel", "1",
+                 "--cors_origins", "https://app.example")  # fmt: skip
+    try:
+        preflight = {"Access-Control-Request-Method": "POST"}
+        allowed = httpx.options(
+            srv.url + "/v1/completions", headers={"Origin": "https://app.example", **preflight}
+        )
+        assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
+        other = httpx.options(
+            srv.url + "/v1/completions", headers={"Origin": "https://evil.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        srv.stop()
