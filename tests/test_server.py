@@ -122,7 +122,7 @@ def test_model_field_is_optional_and_listed(server: Server) -> None:
         ("/v1/completions", {"prompt": "x", "model": "nope"}, 404, "known models: ['smol']"),
         ("/v1/completions", {"prompt": "x", "temperature": "hot"}, 422, "temperature"),
         ("/v1/chat/completions", {"messages": []}, 422, "messages"),
-        ("/v1/completions", {"prompt": "word " * 1500}, 400, "a request may use 1024"),
+        ("/v1/completions", {"prompt": "word " * 1500}, 400, "server's context holds 1024"),
         ("/v1/completions", {"prompt": "x", "grammar": "root ::= ("}, 400, "grammar"),
         ("/extras/detokenize", {"tokens": [10**7]}, 400, "outside the vocabulary"),
     ],

@@ -104,21 +104,8 @@ class CompletionRun:
         if builder is not None:
             builder.add_chunk(entries)
         full = self.prefix_text + text + self.suffix_text
-        return {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.model_name,
-            "choices": [
-                {
-                    "text": full,
-                    "index": 0,
-                    "logprobs": builder.data if builder is not None else None,
-                    "finish_reason": self.finish_reason(),
-                }
-            ],
-            "usage": self.usage(),
-        }
+        logprobs = builder.data if builder is not None else None
+        return {**self._chunk(full, logprobs, self.finish_reason()), "usage": self.usage()}
 
     def _chunk(
         self, text: str, logprobs: Any, finish_reason: str | None

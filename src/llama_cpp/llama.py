@@ -440,17 +440,9 @@ class Llama:
         stopping_criteria: Any = None,
         stream: bool = False,
     ) -> CompletionRun:
-        check_completion_args(max_tokens, logprobs, grammar)
-        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
-        n_ctx = self.n_ctx()
-        if len(tokens) >= n_ctx:
-            raise ValueError(
-                f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}: "
-                f"the prompt has "
-                f"{len(tokens)} tokens and the context holds {n_ctx}; shorten the prompt or create "
-                f"the Llama with a larger n_ctx (up to the model's {self._model.n_ctx_train})"
-            )
-        chain = self._completion_chain(tokens, sampling, grammar)
+        tokens, prompt_text, chain = self._prepare_completion(
+            prompt, suffix, max_tokens, logprobs, sampling, grammar
+        )
         check_signals = threading.current_thread() is threading.main_thread()
         processor = _as_list(logits_processor, LogitsProcessorList)
         criteria = _as_list(stopping_criteria, StoppingCriteriaList)
@@ -513,15 +505,38 @@ class Llama:
             superseded=lambda: self._stream_epoch != epoch,
         )
 
-    def _completion_chain(
-        self, tokens: list[int], sampling: SamplingParams, grammar: LlamaGrammar | None
-    ) -> _core.SamplerChain:
-        """The sampler chain of one call, its penalties primed with the prompt's tail."""
+    def _context_advice(self) -> tuple[str, str]:
+        """What holds a prompt, and how to make it larger (for the prompt-too-long error)."""
+        return "the context", (
+            f"create the Llama with a larger n_ctx (up to the model's {self._model.n_ctx_train})"
+        )
+
+    def _prepare_completion(
+        self,
+        prompt: Any,
+        suffix: str | None,
+        max_tokens: Any,
+        logprobs: Any,
+        sampling: SamplingParams,
+        grammar: LlamaGrammar | None,
+    ) -> tuple[list[int], str, _core.SamplerChain]:
+        """Checked arguments -> the prompt's tokens and text, and the call's sampler chain
+        (penalties primed with the prompt's tail)."""
+        check_completion_args(max_tokens, logprobs, grammar)
+        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
+        n_ctx = self.n_ctx()
+        if len(tokens) >= n_ctx:
+            holder, advice = self._context_advice()
+            raise ValueError(
+                f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}: the prompt "
+                f"has {len(tokens)} tokens and {holder} holds {n_ctx}; shorten the prompt or "
+                f"{advice}"
+            )
         chain = sampling.build_chain(
             self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
         )
         chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
-        return chain
+        return tokens, prompt_text, chain
 
     def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
         rows = self.ctx.decode(tokens, 0, True)

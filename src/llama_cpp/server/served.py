@@ -14,7 +14,7 @@ from typing import Any
 
 from llama_cpp import _core
 from llama_cpp._completion import CompletionRun
-from llama_cpp.llama import Llama, check_completion_args
+from llama_cpp.llama import Llama
 from llama_cpp.server.scheduler import Chunk, End, Failed, Job, Scheduler
 
 
@@ -72,6 +72,11 @@ class ServedLlama(Llama):
         """Positions one request can use: a slot's share of the shared context."""
         return self.scheduler.context.n_ctx_seq
 
+    def _context_advice(self) -> tuple[str, str]:
+        return "a request's share of the server's context", (
+            "start the server with a larger --n_ctx"
+        )
+
     def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:  # type: ignore[override]
         """Llama's preparation (tokens, chain, stops), then a scheduler Job."""
         if options.get("logits_processor") or options.get("stopping_criteria"):
@@ -80,16 +85,9 @@ class ServedLlama(Llama):
         suffix, echo, grammar = options["suffix"], options["echo"], options["grammar"]
         if echo and logprobs is not None:
             raise ValueError("echo together with logprobs is not supported by the server")
-        check_completion_args(max_tokens, logprobs, grammar)
-        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
-        n_ctx = self.n_ctx()
-        if len(tokens) >= n_ctx:
-            raise ValueError(
-                f"the prompt has {len(tokens)} tokens and a request may use {n_ctx} "
-                "(the server's per-request context); shorten the prompt or start the server "
-                "with a larger --n_ctx"
-            )
-        chain = self._completion_chain(tokens, options["sampling"], grammar)
+        tokens, prompt_text, chain = self._prepare_completion(
+            prompt, suffix, max_tokens, logprobs, options["sampling"], grammar
+        )
         job = Job(
             tokens,
             chain,

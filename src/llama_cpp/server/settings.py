@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ModelSettings(BaseModel):
@@ -37,10 +37,15 @@ class ServerSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address to bind (0.0.0.0: every interface)")
     port: int = Field(8000, ge=0, le=65535)
-    api_key: list[str] | None = Field(None, description="accepted Bearer keys (comma-separated)")
+    # NoDecode: the environment gives "a,b", not JSON
+    api_key: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="accepted Bearer keys (comma-separated)"
+    )
     max_queue: int = Field(64, ge=0, description="requests waiting beyond the slots")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="request size limit")
-    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="allowed CORS origins (comma-separated)"
+    )
 
     @field_validator("api_key", "cors_origins", mode="before")
     @classmethod
