@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,50 +15,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from server_process import KEY, Server, auth, free_port
 
-KEY = "test-key"
 QUESTION = [{"role": "user", "content": "Which city is the capital of France?"}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, model_path: Path, *args: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-                   "--model_alias", "smol", "--port", str(self.port), *args]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "API_KEY", "PORT")}
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not start within 60 s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def health(self) -> dict[str, Any]:
-        return httpx.get(self.url + "/health").json()["models"]["smol"]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +30,6 @@ def server(model_path: Path) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def client(server: Server) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
-
-
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEY}"}
 
 
 def test_openai_chat_sync_and_streaming(client: openai.OpenAI) -> None:
@@ -298,6 +252,29 @@ def test_an_oversized_body_is_refused(server: Server) -> None:
     assert "--max_body_bytes" in r.json()["error"]["message"]
 
 
+def test_a_chunked_upload_cannot_get_around_the_body_limit(server: Server) -> None:
+    def pieces() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding: chunked
+        for _ in range(10):
+            yield b" " * (1024 * 1024)
+
+    r = httpx.post(
+        server.url + "/v1/completions",
+        content=pieces(),
+        headers={**auth(), "content-type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 413
+    assert "more than 8388608 bytes" in r.json()["error"]["message"]
+    small = httpx.post(  # a chunked body under the limit is read whole and served
+        server.url + "/v1/completions",
+        content=iter([b'{"prompt": "Hello", ', b'"max_tokens": 2}']),
+        headers={**auth(), "content-type": "application/json"},
+        timeout=60,
+    )
+    assert small.status_code == 200, small.text
+    assert small.json()["usage"]["completion_tokens"] == 2
+
+
 def test_prometheus_metrics(server: Server, client: openai.OpenAI) -> None:
     client.completions.create(model="smol", prompt="Hello", temperature=0, max_tokens=5)
     assert httpx.get(server.url + "/metrics").status_code == 401
@@ -344,5 +321,54 @@ def test_cors_allows_only_the_configured_origins(model_path: Path) -> None:
             srv.url + "/v1/completions", headers={"Origin": "https://evil.example", **preflight}
         )
         assert "access-control-allow-origin" not in other.headers
+    finally:
+        srv.stop()
+
+
+def test_lists_from_the_environment_and_flags_are_comma_separated(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_cpp.server.__main__ import parse
+
+    monkeypatch.setenv("MODEL", str(model_path))
+    monkeypatch.setenv("API_KEY", "first, second")
+    monkeypatch.setenv("CORS_ORIGINS", "http://a.example,http://b.example")
+    server, models = parse([])
+    assert server.api_key == ["first", "second"]
+    assert server.cors_origins == ["http://a.example", "http://b.example"]
+    assert [m.model for m in models] == [str(model_path)]
+    server, _ = parse(["--api_key", "x,y", "--api_key", "z", "--cors_origins", "http://c.example"])
+    assert server.api_key == ["x", "y", "z"]
+    assert server.cors_origins == ["http://c.example"]
+
+
+def test_llamaindex_openai_against_a_server_configured_from_the_environment(
+    model_path: Path,
+) -> None:
+    from llama_index.core.llms import ChatMessage
+    from llama_index.llms.openai import OpenAI as LlamaIndexOpenAI
+
+    # LlamaIndex's OpenAI looks the model name up in its table of OpenAI models: serve
+    # the GGUF under such a name
+    srv = Server(model_path, "--model_alias", "gpt-4o-mini", "--n_ctx", "512",
+                 env={"API_KEY": "key-one,key-two"})  # fmt: skip
+    try:
+        for key, status in (("key-one", 200), ("key-two", 200), ("key-three", 401)):
+            r = httpx.get(srv.url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == status, (key, r.text)
+            if status == 200:
+                assert [m["id"] for m in r.json()["data"]] == ["gpt-4o-mini"]
+        llm = LlamaIndexOpenAI(model="gpt-4o-mini", api_base=srv.url + "/v1",
+                               api_key="key-two", temperature=0.0, max_tokens=12,
+                               max_retries=0)  # fmt: skip
+        answer = llm.chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
+        assert "Paris" in (answer.message.content or "")
+        streamed = "".join(
+            (part.delta or "")
+            for part in llm.stream_chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
+        )
+        assert streamed == answer.message.content
+        completion = llm.complete("The capital of France is")
+        assert completion.text.strip()
     finally:
         srv.stop()

@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llama_cpp.server.metrics import Metrics
 from llama_cpp.server.requests import (
@@ -39,9 +41,54 @@ def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, 
     return {"error": {"message": message, "type": kind, "param": param, "code": None}}
 
 
+class BodyLimit:
+    """Refuses with 413 a request body over ``limit`` bytes: by its Content-Length before
+    reading, and by counting while reading, so a chunked upload cannot get around it. The
+    body is read whole (every route takes one JSON document) and handed on."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(f"{int(length)} bytes", scope, receive, send)
+            return
+        parts, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away before sending its body
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self._refuse(f"more than {self.limit} bytes", scope, receive, send)
+                return
+            parts.append(body)
+            if not message.get("more_body", False):
+                break
+        pending: list[Message] = [{"type": "http.request", "body": b"".join(parts)}]
+
+        async def replay() -> Message:
+            # the body once, then the real channel (which reports a disconnect)
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, size: str, scope: Scope, receive: Receive, send: Send) -> None:
+        message = (f"the request body has {size}; the limit is {self.limit} "
+                   "(--max_body_bytes)")  # fmt: skip
+        response = JSONResponse(_error_body(message, "invalid_request_error"), status_code=413)
+        await response(scope, receive, send)
+
+
 def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
     """The application serving ``runners`` (by model name)."""
     app = FastAPI(title="llama-cpp-pybind", version="0.1.0")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -75,20 +122,6 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
                         time.monotonic() - start, path=path)  # fmt: skip
         return response
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                _error_body(
-                    f"the request body has {length} bytes; the limit is "
-                    f"{settings.max_body_bytes} (--max_body_bytes)",
-                    "invalid_request_error",
-                ),
-                status_code=413,
-            )
-        return await call_next(request)
-
     async def authorize(request: Request) -> None:
         if not settings.api_key:
             return
@@ -104,6 +137,17 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(_error_body(str(error), error.kind, error.param), error.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (an unreadable body, an unknown route, a wrong method)
+        message = str(error.detail)
+        if error.status_code == 400 and "parsing the body" in message:
+            message = "the request body is not valid JSON (UTF-8 encoded)"
+        elif error.status_code == 404:
+            message = f"no route {request.url.path}; see /docs for the routes"
+        kind = "invalid_request_error" if error.status_code < 500 else "server_error"
+        return JSONResponse(_error_body(message, kind), error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -23,7 +23,7 @@ class _Sampling(BaseModel):
     top_k: int = Field(40, ge=0)
     stop: str | list[str] | None = None
     stream: bool = False
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-1, le=2**32 - 1, description="-1 or None: random")
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     repeat_penalty: float = Field(1.0, gt=0.0)
@@ -46,6 +46,15 @@ class _Sampling(BaseModel):
 
 
 class CompletionRequest(_Sampling):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"prompt": "The capital of France is", "max_tokens": 8, "temperature": 0},
+                {"prompt": "def fib(n):", "max_tokens": 16, "stop": ["\n\n"], "stream": True},
+            ]
+        },
+    )
     prompt: str | list[int] = ""
     suffix: str | None = None
     max_tokens: int | None = 16
@@ -57,8 +66,40 @@ class CompletionRequest(_Sampling):
                 "logprobs": self.logprobs, "echo": self.echo}  # fmt: skip
 
 
+class ChatMessage(BaseModel):
+    """One message; fields beyond these (e.g. ``reasoning_content``) reach the template."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = Field(
+        None, description="text, or OpenAI content parts ({type: text, text: ...})"
+    )
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
 class ChatCompletionRequest(_Sampling):
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 8},
+                {
+                    "messages": [
+                        {"role": "system", "content": "Answer in JSON."},
+                        {"role": "user", "content": "Name a colour."},
+                    ],
+                    "response_format": {"type": "json_object"},
+                    "max_tokens": 16,
+                    "stream": True,
+                },
+            ]
+        },
+    )
+
+    messages: list[ChatMessage] = Field(min_length=1)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     functions: list[dict[str, Any]] | None = None
@@ -72,7 +113,8 @@ class ChatCompletionRequest(_Sampling):
         out = self._common()
         if self.max_completion_tokens is not None:
             out["max_tokens"] = self.max_completion_tokens
-        return {**out, "messages": self.messages, "tools": self.tools,
+        messages = [m.model_dump(exclude_unset=True) for m in self.messages]
+        return {**out, "messages": messages, "tools": self.tools,
                 "tool_choice": self.tool_choice, "functions": self.functions,
                 "function_call": self.function_call, "response_format": self.response_format,
                 "logprobs": self.logprobs, "top_logprobs": self.top_logprobs}  # fmt: skip

@@ -50,8 +50,11 @@ class ServerSettings(BaseSettings):
     @field_validator("api_key", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):  # from the environment
+            value = [value]
+        if isinstance(value, list):  # flags repeat, and each may hold a comma list too
+            return [part.strip() for item in value for part in str(item).split(",")
+                    if part.strip()]  # fmt: skip
         return value
 
 
