@@ -5,6 +5,7 @@ virtual environment; the calls are the public API both share. Loads the model on
 then answers commands read from stdin, one per line, with the seconds the call took:
 
     gen N    a call making N tokens (greedy, EOS suppressed) after a 4-token prompt
+    stream N the same call with stream=True, read to the end
     pp       a call with a P-token prompt (--prompt-tokens) and max_tokens=1
 """
 
@@ -47,6 +48,15 @@ def main() -> None:
         assert out["usage"]["completion_tokens"] == n, out["usage"]
         return elapsed
 
+    def generate_streamed(n: int) -> float:
+        llm.reset()
+        start = time.perf_counter()
+        chunks = list(llm(short_prompt, max_tokens=n, temperature=0.0, logit_bias=no_eos,
+                          stream=True))  # fmt: skip
+        elapsed = time.perf_counter() - start
+        assert chunks[-1]["choices"][0]["finish_reason"] == "length", chunks[-1]
+        return elapsed
+
     def process_prompt() -> float:
         llm.reset()
         start = time.perf_counter()
@@ -60,7 +70,12 @@ def main() -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         command = line.split()
-        seconds = generate(int(command[1])) if command[0] == "gen" else process_prompt()
+        if command[0] == "gen":
+            seconds = generate(int(command[1]))
+        elif command[0] == "stream":
+            seconds = generate_streamed(int(command[1]))
+        else:
+            seconds = process_prompt()
         print(f"{seconds:.6f}", flush=True)
     llm.close()
 

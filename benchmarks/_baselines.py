@@ -59,3 +59,22 @@ def llama_cpp_python() -> Path:
     _run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", source], env=env)
     marker.write_text(sdist["version"], encoding="utf-8")
     return python
+
+
+def llama_cpp_python_server() -> Path:
+    """``llama_cpp_python()``, with the packages its ``[server]`` extra names installed."""
+    python = llama_cpp_python()
+    marker = LLAMA_CPP_PYTHON_VENV / ".server-installed"
+    if marker.is_file():
+        return python
+    query = (
+        "import importlib.metadata as m; "
+        "print('\\n'.join(r.split(';')[0] for r in m.requires('llama_cpp_python') "
+        "if 'extra == \"server\"' in r))"
+    )
+    listed = subprocess.run([str(python), "-c", query], check=True, capture_output=True,
+                            text=True).stdout.split()  # fmt: skip
+    # the extra's own packages only: installing "llama-cpp-python[server]" would rebuild it
+    _run([str(python), "-m", "pip", "install", "-q", *listed])
+    marker.write_text("\n".join(listed), encoding="utf-8")
+    return python

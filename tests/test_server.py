@@ -28,8 +28,9 @@ def server(model_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+def client(server: Server) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0) as client:
+        yield client
 
 
 def test_openai_chat_sync_and_streaming(client: openai.OpenAI) -> None:
@@ -299,13 +300,15 @@ def test_prometheus_metrics(server: Server, client: openai.OpenAI) -> None:
 def test_langchain_chatopenai_against_the_server(server: Server) -> None:
     from integrations import require
 
-    chat_openai = require("langchain_openai").ChatOpenAI(
-        base_url=server.url + "/v1", api_key=KEY, model="smol", temperature=0, max_tokens=24
-    )
-    reply = chat_openai.invoke("Which city is the capital of France?")
-    assert "Paris" in reply.content
-    streamed = "".join(chunk.content for chunk in chat_openai.stream(QUESTION[0]["content"]))
-    assert streamed == reply.content
+    with httpx.Client() as http:  # closed: no socket left to the garbage collector
+        chat_openai = require("langchain_openai").ChatOpenAI(
+            base_url=server.url + "/v1", api_key=KEY, model="smol", temperature=0,
+            max_tokens=24, http_client=http,
+        )  # fmt: skip
+        reply = chat_openai.invoke("Which city is the capital of France?")
+        assert "Paris" in reply.content
+        streamed = "".join(c.content for c in chat_openai.stream(QUESTION[0]["content"]))
+        assert streamed == reply.content
 
 
 def test_cors_allows_only_the_configured_origins(model_path: Path) -> None:
@@ -358,9 +361,10 @@ def test_llamaindex_openai_against_a_server_configured_from_the_environment(
             assert r.status_code == status, (key, r.text)
             if status == 200:
                 assert [m["id"] for m in r.json()["data"]] == ["gpt-4o-mini"]
+        http = httpx.Client()
         llm = LlamaIndexOpenAI(model="gpt-4o-mini", api_base=srv.url + "/v1",
                                api_key="key-two", temperature=0.0, max_tokens=12,
-                               max_retries=0)  # fmt: skip
+                               max_retries=0, http_client=http)  # fmt: skip
         answer = llm.chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
         assert "Paris" in (answer.message.content or "")
         streamed = "".join(
@@ -370,5 +374,6 @@ def test_llamaindex_openai_against_a_server_configured_from_the_environment(
         assert streamed == answer.message.content
         completion = llm.complete("The capital of France is")
         assert completion.text.strip()
+        http.close()
     finally:
         srv.stop()

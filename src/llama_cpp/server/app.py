@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,9 +89,49 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class MeasureRequests:
+    """Counts requests by route and status and times them to the response head, for
+    /metrics. Plain ASGI: a streamed body passes through untouched."""
+
+    known_paths = frozenset({"/v1/completions", "/v1/chat/completions", "/v1/embeddings",
+                             "/v1/models", "/health", "/metrics", "/extras/tokenize",
+                             "/extras/detokenize"})  # fmt: skip
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.monotonic()
+        path = scope["path"] if scope["path"] in self.known_paths else "other"
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.count("llama_requests_total", "HTTP requests, by route and status.",
+                                   path=path, status=str(message["status"]))  # fmt: skip
+                self.metrics.observe("llama_request_duration_seconds",
+                                     "Time to the response head.", time.monotonic() - start,
+                                     path=path)  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
     """The application serving ``runners`` (by model name)."""
-    app = FastAPI(title="llama-cpp-pybind", version="0.1.0")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a request that does not stream waits for its job in a worker thread: allow one
+        # per slot and queue place (starlette's default pool has 40)
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        wanted = sum(r.scheduler.n_slots for r in runners.values()) + settings.max_queue + 8
+        limiter.total_tokens = max(limiter.total_tokens, wanted)
+        yield
+
+    app = FastAPI(title="llama-cpp-pybind", version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -108,19 +152,7 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
                   per_model(lambda s: s.queue_depth))  # fmt: skip
     metrics.gauge("llama_slots_busy", "Slots generating.", per_model(lambda s: s.busy_slots))
     metrics.gauge("llama_slots", "Slots (--n_parallel).", per_model(lambda s: s.n_slots))
-    known_paths = {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/models",
-                   "/health", "/metrics", "/extras/tokenize", "/extras/detokenize"}  # fmt: skip
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Any:
-        start = time.monotonic()
-        response = await call_next(request)
-        path = request.url.path if request.url.path in known_paths else "other"
-        metrics.count("llama_requests_total", "HTTP requests, by route and status.",
-                      path=path, status=str(response.status_code))  # fmt: skip
-        metrics.observe("llama_request_duration_seconds", "Time to the response head.",
-                        time.monotonic() - start, path=path)  # fmt: skip
-        return response
+    app.add_middleware(MeasureRequests, metrics=metrics)
 
     async def authorize(request: Request) -> None:
         if not settings.api_key:
@@ -259,20 +291,48 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
 
 
 def _sse(chunks: Iterator[Any]) -> EventSourceResponse:
-    """Server-sent events of ``chunks`` (generated in a worker thread), then [DONE]; a client
-    that goes away closes the iterator, which cancels its job and frees the slot."""
+    """Server-sent events of ``chunks``, then [DONE].
+
+    One thread per stream runs ``chunks`` (it blocks between tokens) and hands each chunk
+    to the event loop, which writes it: a token costs one thread-to-loop handoff. When the
+    client goes away the thread stops at its next chunk and closes ``chunks``, which
+    cancels the job and frees its slot."""
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        iterator = iterate_in_threadpool(chunks)
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        gone = threading.Event()
+
+        def hand_over(kind: str, item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+                loop.call_soon_threadsafe(pending.put_nowait, (kind, item))
+
+        def pump() -> None:
+            try:
+                for chunk in chunks:
+                    if gone.is_set():
+                        break
+                    hand_over("chunk", chunk)
+            except Exception as error:  # mid-stream: the status line is already sent
+                hand_over("error", error)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+                hand_over("end", None)
+
+        threading.Thread(target=pump, name="llama-cpp-stream", daemon=True).start()
         try:
-            async for chunk in iterator:
-                yield {"data": json.dumps(chunk)}
-        except Exception as error:  # mid-stream: the status line is already sent
-            yield {"data": json.dumps(_error_body(str(error), "server_error"))}
+            while True:
+                kind, item = await pending.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    yield {"data": json.dumps(_error_body(str(item), "server_error"))}
+                else:
+                    yield {"data": json.dumps(item)}
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                await run_in_threadpool(close)
+            gone.set()
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events(), ping=15)
