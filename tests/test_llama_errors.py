@@ -163,18 +163,36 @@ def test_an_abandoned_stream_does_not_block_later_calls(llm: Llama) -> None:
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT with pthread_kill (POSIX only)")
 def test_ctrl_c_stops_generation_and_the_llama_stays_usable(llm: Llama) -> None:
-    timer = threading.Timer(
-        0.3, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-    )
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        llm(
-            "Count to a thousand: 1, 2, 3,",
-            max_tokens=0,
-            temperature=0,
-            logit_bias={llm.token_eos(): -100.0},
-        )
-    timer.cancel()
+    # Ctrl-C every 0.3 s until the call stops; a handler of our own turns only the first
+    # into KeyboardInterrupt, so a late one cannot reach pytest.
+    received: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt
+
+    done = threading.Event()
+
+    def press_ctrl_c() -> None:
+        while not done.wait(0.3):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            llm(
+                "Count to a thousand: 1, 2, 3,",
+                max_tokens=0,
+                temperature=0,
+                logit_bias={llm.token_eos(): -100.0},
+            )
+    finally:
+        done.set()
+        presser.join()
+        signal.signal(signal.SIGINT, previous)
     out = llm("The capital of France is", max_tokens=8, temperature=0)
     assert "Paris" in out["choices"][0]["text"]
 
