@@ -361,19 +361,20 @@ def test_llamaindex_openai_against_a_server_configured_from_the_environment(
             assert r.status_code == status, (key, r.text)
             if status == 200:
                 assert [m["id"] for m in r.json()["data"]] == ["gpt-4o-mini"]
-        http = httpx.Client()
-        llm = LlamaIndexOpenAI(model="gpt-4o-mini", api_base=srv.url + "/v1",
-                               api_key="key-two", temperature=0.0, max_tokens=12,
-                               max_retries=0, http_client=http)  # fmt: skip
-        answer = llm.chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
-        assert "Paris" in (answer.message.content or "")
-        streamed = "".join(
-            (part.delta or "")
-            for part in llm.stream_chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
-        )
-        assert streamed == answer.message.content
-        completion = llm.complete("The capital of France is")
-        assert completion.text.strip()
-        http.close()
+        with httpx.Client() as http:  # closed even when an assertion fails
+            llm = LlamaIndexOpenAI(model="gpt-4o-mini", api_base=srv.url + "/v1",
+                                   api_key="key-two", temperature=0.0, max_tokens=12,
+                                   max_retries=0, http_client=http)  # fmt: skip
+            answer = llm.chat([ChatMessage(role="user", content=QUESTION[0]["content"])])
+            assert "Paris" in (answer.message.content or "")
+            streamed = "".join(
+                (part.delta or "")
+                for part in llm.stream_chat(
+                    [ChatMessage(role="user", content=QUESTION[0]["content"])]
+                )
+            )
+            assert streamed == answer.message.content
+            completion = llm.complete("The capital of France is")
+            assert completion.text.strip()
     finally:
         srv.stop()
