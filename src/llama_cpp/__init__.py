@@ -1,34 +1,65 @@
 """llama_cpp: Python bindings for llama.cpp, a drop-in for llama-cpp-python's API.
 
-The compiled part is the private module ``llama_cpp._core``; what the build
-contains is described by :func:`build_info`, which works even when the
-compiled module cannot be loaded.
+The compiled part is the private module ``llama_cpp._core``. It is loaded on first
+use of a name that needs it (``from llama_cpp import Llama`` loads it), so the
+parts that must work on a broken install do: :func:`build_info` and
+``llama-cpp doctor``, which explains why the compiled module does not load.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from llama_cpp._build_info import build_info
+from llama_cpp._constants import *  # noqa: F403  (LLAMA_* names, as llama-cpp-python exports them)
 from llama_cpp._loader import load_core
 
-_core = load_core()
+if TYPE_CHECKING:
+    from llama_cpp._core import LlamaError
+    from llama_cpp._sampling import (
+        LogitsProcessor,
+        LogitsProcessorList,
+        MinTokensLogitsProcessor,
+        StoppingCriteria,
+        StoppingCriteriaList,
+    )
+    from llama_cpp.llama import Llama, LlamaState
+    from llama_cpp.llama_grammar import LlamaGrammar
 
-LlamaError = _core.LlamaError
+# Public names that need the compiled module, and the module that defines each.
+_NEEDS_CORE = {
+    "Llama": "llama_cpp.llama",
+    "LlamaState": "llama_cpp.llama",
+    "LlamaGrammar": "llama_cpp.llama_grammar",
+    "LogitsProcessor": "llama_cpp._sampling",
+    "LogitsProcessorList": "llama_cpp._sampling",
+    "MinTokensLogitsProcessor": "llama_cpp._sampling",
+    "StoppingCriteria": "llama_cpp._sampling",
+    "StoppingCriteriaList": "llama_cpp._sampling",
+}
 
-from llama_cpp._constants import *  # noqa: E402,F403  (LLAMA_* names, as llama-cpp-python exports them)
-from llama_cpp._sampling import (  # noqa: E402
-    LogitsProcessor,
-    LogitsProcessorList,
-    MinTokensLogitsProcessor,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
-from llama_cpp.llama import Llama, LlamaState  # noqa: E402
-from llama_cpp.llama_grammar import LlamaGrammar  # noqa: E402
+
+def __getattr__(name: str) -> Any:
+    """Load the compiled module (with an explained ImportError) on first use."""
+    if name == "_core":
+        return load_core()
+    if name == "LlamaError":
+        value = load_core().LlamaError
+    elif name in _NEEDS_CORE:
+        load_core()
+        value = getattr(importlib.import_module(_NEEDS_CORE[name]), name)
+    else:
+        raise AttributeError(f"module 'llama_cpp' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NEEDS_CORE) | {"LlamaError"})
 
 
 def llama_print_system_info() -> bytes:
@@ -36,12 +67,12 @@ def llama_print_system_info() -> bytes:
 
     Example: ``b'CPU : SSE3 = 1 | AVX2 = 1 | ... |'``.
     """
-    return _core.system_info().encode()
+    return load_core().system_info().encode()
 
 
 def system_info() -> str:
     """llama.cpp's system-info line as text."""
-    return _core.system_info()
+    return load_core().system_info()
 
 
 def devices() -> list[dict]:
@@ -50,12 +81,12 @@ def devices() -> list[dict]:
     Each is a dict with ``name``, ``description``, ``type`` (cpu/gpu/igpu/accel),
     ``backend``, ``memory_free`` and ``memory_total`` (bytes).
     """
-    return _core.devices()
+    return load_core().devices()
 
 
 def backends() -> list[str]:
     """Names of the ggml backends registered in this build (e.g. ``['CPU', 'BLAS']``)."""
-    return _core.backends()
+    return load_core().backends()
 
 
 def set_log_level(level: int | str) -> None:
@@ -70,7 +101,7 @@ def set_log_level(level: int | str) -> None:
         if level.lower() not in names:
             raise ValueError(f"unknown log level {level!r}; use one of {sorted(set(names))}")
         level = names[level.lower()]
-    _core.set_log_level(level)
+    load_core().set_log_level(level)
 
 
 def set_log_callback(callback: Callable[[int, bytes], object] | None) -> None:
@@ -81,7 +112,7 @@ def set_log_callback(callback: Callable[[int, bytes], object] | None) -> None:
     logged; an exception it raises is reported as unraisable and does not stop llama.cpp.
     It is independent of :func:`set_log_level`, which decides what is printed to stderr.
     """
-    _core.set_log_callback(callback)
+    load_core().set_log_callback(callback)
 
 
 def llama_log_callback(function: Callable[[int, bytes, Any], object]) -> Callable[..., object]:
@@ -96,9 +127,9 @@ def llama_log_set(
     """llama-cpp-python's ``llama_log_set(callback, user_data)``: route llama.cpp's log to
     ``callback(level, text, user_data)``; a callback that does nothing silences it."""
     if callback is None:
-        _core.set_log_callback(None)
+        load_core().set_log_callback(None)
     else:
-        _core.set_log_callback(lambda level, text: callback(level, text, user_data))
+        load_core().set_log_callback(lambda level, text: callback(level, text, user_data))
 
 
 __all__ = [

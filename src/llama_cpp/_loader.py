@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
+
+DOCTOR_HINT = (
+    "For a diagnosis and the command that fixes it, run: llama-cpp doctor "
+    "(or: python -m llama_cpp.doctor)"
+)
 
 
 def load_core() -> ModuleType:
     """Import ``llama_cpp._core``, turning a bare loader error into an explanation."""
+    loaded = sys.modules.get("llama_cpp._core")
+    if loaded is not None:
+        return loaded
     try:
         return importlib.import_module("llama_cpp._core")
     except ImportError as error:
@@ -43,4 +52,5 @@ def _explain(error: ImportError) -> str:
         )
     except (OSError, ValueError):
         pass
+    lines.append(DOCTOR_HINT)
     return "\n".join(lines)
