@@ -4,62 +4,39 @@ contains, and the exact command that fixes a mismatch.
 The compiled module is probed in a child process, so the doctor works (and
 explains) when it cannot be loaded. ``collect()`` gathers the facts,
 ``diagnose()`` turns any report (also one recorded on another machine) into
-findings, ``main()`` is the command line.
+findings, ``main()`` is the command line. Importing this package loads nothing
+else, so the child process starts light.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import traceback
+from typing import TYPE_CHECKING, Any
 
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._render import render
-from llama_cpp.doctor._report import collect, diagnose, exit_code
-
-__all__ = ["Finding", "collect", "diagnose", "main"]
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llama-cpp doctor",
-        description="Check this machine, the installed llama-cpp-pybind build and how they "
-        "match; print the exact command that fixes each problem. Exit status: 0 healthy, "
-        "1 problems found, 2 the doctor itself failed.",
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
-        "--model", metavar="PATH", help="also load this GGUF model and time a short generation"
-    )
-    parser.add_argument(
-        "--n-gpu-layers",
-        type=int,
-        default=-1,
-        help="layers to offload with --model (default -1: all that fit)",
-    )
-    parser.add_argument(
-        "--shell",
-        choices=("posix", "powershell", "cmd"),
-        help="write fix commands for this shell (default: detected)",
-    )
-    return parser
+if TYPE_CHECKING:
+    from llama_cpp.doctor._finding import Finding
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the doctor; returns (and as a script exits with) 0, 1 or 2."""
-    args = _parser().parse_args(argv)
-    try:
-        report = collect(args.model, args.n_gpu_layers, args.shell)
-        findings = diagnose(report)
-    except Exception:  # the doctor's own failure: say so, exit 2
-        print("llama-cpp doctor failed:\n" + traceback.format_exc(), file=sys.stderr)
-        return 2
-    if args.json:
-        report["findings"] = [f.as_dict() for f in findings]
-        report["exit_code"] = exit_code(findings)
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        render(report, findings, sys.stdout)
-    return exit_code(findings)
+    """Run ``llama-cpp doctor`` with ``argv``; returns 0 healthy, 1 problems, 2 doctor failure."""
+    from llama_cpp.doctor._cli import main as run
+
+    return run(argv)
+
+
+def collect(
+    model: str | None = None, n_gpu_layers: int = -1, shell: str | None = None
+) -> dict[str, Any]:
+    """Every probe's facts as one JSON-ready dict (the compiled module in a child process)."""
+    from llama_cpp.doctor._report import collect as run
+
+    return run(model, n_gpu_layers, shell)
+
+
+def diagnose(report: dict[str, Any]) -> list[Finding]:
+    """The findings for a report from :func:`collect` (or one recorded elsewhere)."""
+    from llama_cpp.doctor._report import diagnose as run
+
+    return run(report)
+
+
+__all__ = ["collect", "diagnose", "main"]

@@ -11,10 +11,14 @@ from llama_cpp.doctor._commands import reinstall, system_install
 from llama_cpp.doctor._finding import Finding, build_backends
 from llama_cpp.doctor._flags import GPU_BACKENDS
 
-_DRIVER_INSTALL = {
-    "debian": "sudo apt-get install -y nvidia-driver",
-    "fedora": "sudo dnf install -y akmod-nvidia",
-}
+
+def driver_install(report: dict[str, Any]) -> str | None:
+    """The distribution's way to install the NVIDIA driver (Ubuntu picks the version itself;
+    Debian's is in non-free, Fedora's in RPM Fusion)."""
+    distro = report.get("system", {}).get("distribution") or {}
+    if "ubuntu" in f"{distro.get('id', '')} {distro.get('like', '')}".lower():
+        return "sudo ubuntu-drivers install"
+    return system_install(report, {"debian": "nvidia-driver", "fedora": "akmod-nvidia"})
 
 
 def nvidia_gpus(report: dict[str, Any]) -> list[str]:
@@ -97,7 +101,7 @@ def _nvidia(report: dict[str, Any], backends: list[str], gpu_backends: list[str]
                 "warn",
                 "an NVIDIA GPU is on the PCI bus but no NVIDIA driver answers (nvidia-smi, NVML)",
                 "Without the driver no backend can use it. Install the driver, then reboot.",
-                system_install(report, _DRIVER_INSTALL),
+                driver_install(report),
             )
         ]
     if "CUDA" in backends:
@@ -258,6 +262,6 @@ def check_cuda_driver(report: dict[str, Any]) -> list[Finding]:
             )
             + f" Update the NVIDIA driver to one whose nvidia-smi shows 'CUDA Version: {need}' "
             f"or newer, or rebuild with a CUDA Toolkit no newer than {driver}.",
-            system_install(report, _DRIVER_INSTALL),
+            driver_install(report),
         )
     ]

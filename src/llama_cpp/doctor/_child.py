@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:
         result: dict[str, Any] = {"ok": False, "import_error": str(error)}
         package = Path(importlib.import_module("llama_cpp").__file__ or ".").parent
-        result["core_files"] = sorted(p.name for p in package.glob("_core*"))
+        result["core_files"] = sorted(
+            p.name for p in package.glob("_core.*") if p.suffix in (".so", ".pyd", ".dylib")
+        )
         print(MARKER + json.dumps(result), flush=True)
         return 1
     facts = _core_facts(core)

@@ -138,19 +138,27 @@ def classify_import_error(message: str, core_files: list[str]) -> dict[str, Any]
     elif "undefined symbol" in message or "Symbol not found" in message:
         result["failure"] = "undefined_symbol"
     elif "No module named" in message:
-        own = importlib.machinery.EXTENSION_SUFFIXES
-        built_for = [name for name in core_files if not any(name.endswith(s) for s in own)]
+        built_for = [name for name in core_files if not _loadable_here(name)]
         if built_for:
             result.update(
                 failure="abi_mismatch",
                 built_for=[abi_tag(name) for name in built_for],
-                running=abi_tag("_core" + own[0]),
+                running=abi_tag("_core" + importlib.machinery.EXTENSION_SUFFIXES[0]),
             )
         else:
             result["failure"] = "not_built"
     else:
         result["failure"] = "import_error"
     return result
+
+
+def _loadable_here(file_name: str) -> bool:
+    """Whether this interpreter would load an extension file of this name: its ABI
+    tag is this Python's (or the stable ABI), or it carries no tag at all."""
+    if abi_tag(file_name) == "unversioned" or ".abi3." in file_name:
+        return True
+    own = importlib.machinery.EXTENSION_SUFFIXES[0]
+    return file_name.endswith(own)
 
 
 def abi_tag(file_name: str) -> str:
