@@ -182,6 +182,13 @@ function(llama_pybind_write_build_info)
     string(JSON json SET "${json}" "cpu_features" "${features_json}")
     string(JSON json SET "${json}" "flags" "${flags}")
     string(JSON json SET "${json}" "compilers" "${compilers}")
+    # The CUDA runtime version the build links: the doctor compares it with the driver's.
+    if(GGML_CUDA)
+        find_package(CUDAToolkit QUIET)
+        if(CUDAToolkit_VERSION)
+            string(JSON json SET "${json}" "cuda_version" "\"${CUDAToolkit_VERSION}\"")
+        endif()
+    endif()
     file(WRITE "${ARG_OUTPUT}" "${json}\n")
 
     list(JOIN backends ", " backends_text)

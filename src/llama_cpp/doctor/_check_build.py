@@ -119,10 +119,13 @@ def check_legacy_flags(report: dict[str, Any]) -> list[Finding]:
 
 def check_toolchain(report: dict[str, Any], earlier: list[Finding]) -> list[Finding]:
     """What the rebuilds recommended by ``earlier`` findings need, and whether it is here."""
-    rebuilds = [f.rebuild for f in earlier if f.rebuild is not None and f.severity != "ok"]
+    asking = [f for f in earlier if f.rebuild is not None and f.severity != "ok"]
+    rebuilds = [f.rebuild for f in asking if f.rebuild is not None]
     tools = report.get("toolchain") or {}
     if not rebuilds:
         return [Finding("toolchain", "ok", "no rebuild needed; " + _toolchain_summary(tools))]
+    # A missing tool blocks a needed rebuild (fail) or only an optional one (info).
+    needed = any(f.severity in ("warn", "fail") for f in asking)
     defines: dict[str, str] = {}
     for args in rebuilds:
         defines.update(modernise(parse_cmake_args(args)))
@@ -141,6 +144,9 @@ def check_toolchain(report: dict[str, Any], earlier: list[Finding]) -> list[Find
                 install,
             )
         )
+    if not needed:
+        for finding in findings:
+            finding.severity = "info"
     if not findings:
         findings.append(
             Finding(

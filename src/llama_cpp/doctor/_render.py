@@ -23,9 +23,10 @@ def _gib(n: int | None) -> str:
 
 
 def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    system, cpu, memory = report["system"], report["cpu"], report["memory"]
+    system = report.get("system") or {}
+    cpu, memory = report.get("cpu") or {}, report.get("memory") or {}
     distro = (system.get("distribution") or {}).get("name")
-    gpus = report["gpus"]
+    gpus = report.get("gpus") or {}
     nvidia = gpus.get("nvidia") or {}
     nvidia_text = (
         ", ".join(g["name"] for g in nvidia.get("gpus", []))
@@ -44,10 +45,14 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
             [
                 (
                     "OS",
-                    f"{system['os']} {system['os_version']}" + (f" ({distro})" if distro else ""),
+                    f"{system.get('os')} {system.get('os_version', '')}"
+                    + (f" ({distro})" if distro else ""),
                 ),
-                ("arch", system["arch"] + (" (under Rosetta)" if system.get("rosetta") else "")),
-                ("Python", f"{system['python']} ({system['python_executable']})"),
+                (
+                    "arch",
+                    f"{system.get('arch')}" + (" (under Rosetta)" if system.get("rosetta") else ""),
+                ),
+                ("Python", f"{system.get('python')} ({system.get('python_executable', '?')})"),
                 ("CPU", f"{cpu.get('model') or '?'}, {cpu.get('cores')} cores"),
                 ("features", " ".join(cpu.get("features") or []) or "none detected"),
                 ("memory", f"{_gib(memory.get('total'))} ({_gib(memory.get('available'))} free)"),
@@ -67,7 +72,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
                 ("BLAS", ", ".join(report.get("blas") or []) or "none found"),
             ],
         ),
-        ("Toolchain", _toolchain_rows(report.get("toolchain") or {}, system["os"])),
+        ("Toolchain", _toolchain_rows(report.get("toolchain") or {}, system.get("os", ""))),
         ("Build", _build_rows(report)),
         ("Run time", _runtime_rows(report.get("runtime") or {})),
     ]
