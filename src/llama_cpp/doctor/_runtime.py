@@ -48,8 +48,10 @@ def probe_install() -> dict[str, Any]:
         if direct:
             data = json.loads(direct)
             url = str(data.get("url", ""))
-            if url.startswith("file://") and "dir_info" in data:
-                result["source"] = _file_url_to_path(url)
+            source = _file_url_to_path(url) if url.startswith("file://") else ""
+            # a checkout that still exists: fixes rebuild from it
+            if "dir_info" in data and (Path(source) / "pyproject.toml").is_file():
+                result["source"] = source
                 result["editable"] = bool(data["dir_info"].get("editable"))
     except metadata.PackageNotFoundError:
         pass
