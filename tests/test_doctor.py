@@ -299,3 +299,25 @@ def test_cpu_without_avx2_dies_with_sigill_and_the_doctor_says_why(healthy) -> N
     assert f"({', '.join(missing)})" in module.title
     assert "--force-reinstall --no-cache-dir" in (module.fix or "")
     assert findings["cpu-features"].severity == "fail"
+
+
+def test_unreadable_build_info_is_a_finding(venv_copy) -> None:
+    python, package = venv_copy
+    (package / "_build_info.json").write_text("{ not json")
+    code, report = doctor_json(python=python)
+    assert code == 1
+    [finding] = by_check(report, "build-info")
+    assert finding["severity"] == "fail"
+    assert report["runtime"]["ok"] is True  # the module itself still loads
+
+
+def test_a_bad_option_is_a_usage_error_with_status_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.doctor", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unrecognized arguments: --no-such-option" in done.stderr
+    assert "usage: llama-cpp doctor" in done.stderr
