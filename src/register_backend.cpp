@@ -81,6 +81,15 @@ void register_backend(py::module_ &m) {
     m.def("backend_features", &backend_features, py::arg("backend"),
           "Build features a registered backend reports (for 'CPU': the instruction sets it was "
           "compiled for, e.g. {'AVX2': '1'}).");
+    m.def(
+        "load_backends",
+        [](const std::string &directory) {
+            py::gil_scoped_release release;
+            ggml_backend_load_all_from_path(directory.c_str());
+        },
+        py::arg("directory"),
+        "Load the ggml backend modules in `directory` (portable builds): for each backend the "
+        "best variant for this machine (ggml_backend_load_all_from_path).");
     m.def("supports_mmap", &llama_supports_mmap);
     m.def("supports_mlock", &llama_supports_mlock);
     m.def("supports_gpu_offload", &llama_supports_gpu_offload);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -328,10 +329,33 @@ def test_modern_flags_pass_through(configure) -> None:
     assert flags["GGML_LLAMAFILE"] == "OFF"
 
 
-def test_portable_mode_is_refused_for_now(configure) -> None:
-    result = configure("-DLLAMA_PYBIND_MODE=portable")
+def test_portable_mode_configures_modules_and_cpu_variants(configure) -> None:
+    result = configure("-DLLAMA_PYBIND_MODE=portable", "-DGGML_NATIVE=ON")
+    assert result.returncode == 0, result.log
+    info = result.build_info()
+    assert info["mode"] == "portable"
+    flags = info["flags"]
+    # tuning for the build machine is refused in portable mode, even when asked for
+    assert flags["GGML_NATIVE"] == "OFF"
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert flags["GGML_CPU_ALL_VARIANTS"] == "ON"
+        assert {"x64", "sse42", "sandybridge", "haswell"} <= set(info["cpu_variants"])
+        assert info["cpu_features"] == []  # the baseline variant: plain x86-64
+    assert "CPU" in info["backends"]
+    assert result.cache("BUILD_SHARED_LIBS") in (None, "ON")
+
+
+def test_unknown_mode_is_named(configure) -> None:
+    result = configure("-DLLAMA_PYBIND_MODE=fast")
     assert result.returncode != 0
-    assert "LLAMA_PYBIND_MODE=portable is not available" in result.flat
+    assert "LLAMA_PYBIND_MODE=fast is not a mode" in result.flat
+    assert "-DLLAMA_PYBIND_MODE=portable" in result.flat
+
+
+def test_native_mode_records_no_variants(configure) -> None:
+    result = configure()
+    assert result.returncode == 0, result.log
+    assert result.build_info()["cpu_variants"] == []
 
 
 def test_cmake_args_env_is_recorded(configure) -> None:

@@ -51,7 +51,9 @@ def build_info() -> dict[str, Any]:
     CMAKE_ARGS), ``legacy_flags`` (legacy names translated, as
     ``{"given", "became"}``), ``flags`` (every resolved GGML_* option),
     ``backends`` (compiled in, e.g. ``["CPU", "BLAS"]``), ``cpu_features`` (the
-    instruction sets the CPU backend was compiled for), ``compilers``,
+    instruction sets the CPU backend was compiled for; in a portable build, the
+    baseline), ``cpu_variants`` (portable builds: the CPU backend variants shipped, of
+    which the best for the running CPU is loaded), ``compilers``,
     ``llama_cpp_commit``, ``llama_cpp_source``, ``system``, ``processor``,
     ``build_type``, ``python_version`` and more.
     """

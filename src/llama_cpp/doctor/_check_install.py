@@ -3,6 +3,7 @@ compiled module loads, whether it matches its build info, and the CPU features."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -177,11 +178,14 @@ def check_cpu_features(report: dict[str, Any]) -> list[Finding]:
     if "cpu_features" not in build:
         return []
     if build.get("mode") == "portable":
+        cpu_file = ((report.get("runtime") or {}).get("backend_files") or {}).get("CPU", "")
+        variant = re.search(r"ggml-cpu-([\w.]+?)\.(?:so|dll|dylib)$", cpu_file)
+        chosen = f" (loaded: {variant.group(1)})" if variant else ""
         return [
             Finding(
                 "cpu-features",
                 "ok",
-                "portable build: the CPU variant is chosen at run time for this CPU",
+                f"portable build: the CPU variant is chosen for this CPU at run time{chosen}",
             )
         ]
     missing = missing_cpu_features(report)

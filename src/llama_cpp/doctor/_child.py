@@ -92,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--n-gpu-layers", type=int, default=-1)
     args = parser.parse_args(argv)
+    from llama_cpp._loader import load_core, loaded_backend_files
+
     try:
-        core = importlib.import_module("llama_cpp._core")
+        core = load_core()
     except ImportError as error:
         result: dict[str, Any] = {"ok": False, "import_error": str(error)}
         package = Path(importlib.import_module("llama_cpp").__file__ or ".").parent
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(MARKER + json.dumps(result), flush=True)
         return 1
     facts = _core_facts(core)
+    facts["backend_files"] = loaded_backend_files()
     if args.model:
         facts["model"] = _model_check(args.model, args.n_gpu_layers)
     print(MARKER + json.dumps(facts), flush=True)

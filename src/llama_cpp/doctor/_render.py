@@ -134,8 +134,10 @@ def _runtime_rows(runtime: dict[str, Any]) -> list[tuple[str, str]]:
         f"{d['name']} [{d['backend']}] {d['description']} ({_gib(d.get('memory_total'))})"
         for d in runtime.get("devices") or []
     )
+    files = runtime.get("backend_files") or {}
     rows = [
         ("backends", ", ".join(runtime.get("backends") or [])),
+        *[(f"{name} module", path) for name, path in sorted(files.items())],
         ("devices", devices or "none"),
         ("system info", (runtime.get("system_info") or "").strip()),
     ]

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Build a Linux wheel of llama-cpp-pybind the way the CI wheel matrix does, repair it
+# to a manylinux tag with auditwheel, install it into a fresh venv and smoke-test it.
+#
+#   ci/build-wheel.sh VARIANT        VARIANT: cpu | openblas | vulkan | cuda12 | cuda13
+#
+# Environment: OUT_DIR (default dist/VARIANT), BUILD_DIR (a persistent CMake build
+# directory, for fast rebuilds while developing; default: a fresh one), PYTHON
+# (default python3), QEMU_CPU (also run the smoke test under qemu-x86_64 -cpu
+# QEMU_CPU, e.g. SandyBridge: a CPU without AVX2), MODEL (the GGUF to generate with;
+# default: the test model, fetched by ci/fetch_test_model.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+variant=${1:?usage: ci/build-wheel.sh cpu|openblas|vulkan|cuda12|cuda13}
+python=${PYTHON:-python3}
+out=${OUT_DIR:-dist/$variant}
+portable="-DLLAMA_PYBIND_MODE=portable"
+# Libraries the user's system provides (driver, loader): never copied into the wheel.
+exclude=()
+case "$variant" in
+    cpu) cmake_args="$portable" ;;
+    openblas) cmake_args="$portable -DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS" ;;
+    vulkan)
+        cmake_args="$portable -DGGML_VULKAN=ON"
+        exclude=(--exclude libvulkan.so.1)
+        ;;
+    cuda12 | cuda13)
+        cmake_args="$portable -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=75-virtual;80-virtual;86-real;89-real;90-virtual"
+        exclude=(--exclude 'libcuda.so.1' --exclude 'libcudart.so.*' --exclude 'libcublas.so.*'
+                 --exclude 'libcublasLt.so.*' --exclude 'libnccl.so.*')
+        ;;
+    *) echo "unknown variant '$variant'; use cpu, openblas, vulkan, cuda12 or cuda13" >&2; exit 2 ;;
+esac
+
+echo "== building the $variant wheel (CMAKE_ARGS=$cmake_args)"
+rm -rf "$out" && mkdir -p "$out/raw"
+"$python" -m pip install -q build auditwheel
+build_settings=()
+if [ -n "${BUILD_DIR:-}" ]; then
+    build_settings=(-C "build-dir=$BUILD_DIR")
+fi
+CMAKE_ARGS="$cmake_args" "$python" -m build --wheel --outdir "$out/raw" "${build_settings[@]}" .
+
+echo "== repairing with auditwheel"
+"$python" -m auditwheel repair "${exclude[@]}" --wheel-dir "$out" "$out"/raw/*.whl
+wheel=$(ls "$out"/*.whl)
+"$python" -m auditwheel show "$wheel"
+ls -l "$wheel"
+
+echo "== smoke test in a fresh venv"
+venv=$(mktemp -d)/venv
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install -q "$wheel"
+model=${MODEL:-$("$python" ci/fetch_test_model.py)}
+smoke="$PWD/ci/smoke_test.py"
+(cd "$venv" && "$venv/bin/python" "$smoke" --model "$model" --expect-mode portable)
+
+if [ -n "${QEMU_CPU:-}" ]; then
+    echo "== smoke test under qemu-x86_64 -cpu $QEMU_CPU"
+    (cd "$venv" && qemu-x86_64 -cpu "$QEMU_CPU" "$venv/bin/python" "$smoke" \
+        --model "$model" --expect-mode portable --no-doctor)
+fi
+echo "== $wheel: OK"

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Smoke test of an installed llama-cpp-pybind (run with the Python it is installed in).
+
+    python ci/smoke_test.py --model MODEL.gguf [--expect-mode portable] [--no-doctor]
+
+Checks: the package imports from outside the source tree; the build info reads; in a
+portable build the CPU backend variant chosen for this CPU is reported; ``llama-cpp
+doctor --json`` runs and finds no problem (skip with --no-doctor, e.g. under qemu-user,
+which does not emulate the doctor's child process); a short greedy generation on the
+model produces text. Prints one JSON line with what it saw; exits non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--expect-mode", choices=("native", "portable"))
+    parser.add_argument("--no-doctor", action="store_true")
+    args = parser.parse_args()
+
+    import llama_cpp
+    from llama_cpp._loader import loaded_backend_files
+
+    seen: dict[str, object] = {"package": str(Path(llama_cpp.__file__).parent)}
+    if "site-packages" not in seen["package"] and "dist-packages" not in seen["package"]:
+        raise SystemExit(f"llama_cpp was imported from {seen['package']}, not an installation")
+    info = llama_cpp.build_info()
+    seen.update(mode=info["mode"], backends=info["backends"], cpu_variants=info.get("cpu_variants"))
+    if args.expect_mode and info["mode"] != args.expect_mode:
+        raise SystemExit(f"expected a {args.expect_mode} build, got {info['mode']}")
+    seen["registered"] = llama_cpp.backends()
+    seen["backend_files"] = {k: Path(v).name for k, v in loaded_backend_files().items()}
+    if info["mode"] == "portable" and "CPU" not in seen["backend_files"]:
+        raise SystemExit("portable build, but no CPU backend module was loaded")
+    seen["system_info"] = llama_cpp.system_info().strip()
+
+    if not args.no_doctor:
+        doctor = subprocess.run(
+            [sys.executable, "-m", "llama_cpp.doctor", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        report = json.loads(doctor.stdout)
+        problems = [f for f in report["findings"] if f["severity"] in ("warn", "fail")]
+        seen["doctor_exit"] = doctor.returncode
+        if doctor.returncode != 0 or problems:
+            raise SystemExit(f"llama-cpp doctor found problems: {problems}\n{doctor.stderr}")
+
+    started = time.perf_counter()
+    llm = llama_cpp.Llama(args.model, n_ctx=256, verbose=False)
+    out = llm("The capital of France is", max_tokens=16, temperature=0.0)
+    seen["generation_seconds"] = round(time.perf_counter() - started, 2)
+    text = out["choices"][0]["text"]
+    seen["text"] = text
+    if not text.strip():
+        raise SystemExit("the model generated no text")
+    print(json.dumps(seen))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
