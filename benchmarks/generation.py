@@ -6,7 +6,10 @@ Side by side in one run, same model, same thread count:
 * ``Llama(...)(prompt, max_tokens=N, temperature=0, logit_bias={eos: -1e9})`` with this
   package, in its own process;
 * the same call with llama-cpp-python (the version the lock pins), in its own venv;
-* ``import llama_cpp`` time of both packages (fresh interpreters, median).
+* ``import llama_cpp`` time of both packages (fresh interpreters, median);
+* with ``--versus PYTHON``: the same call through another installation of this package
+  (say a venv holding the portable wheel from ci/build-wheel.sh), reported as a ratio to
+  ours, e.g. portable / native.
 
 Each round measures every side back to back (each measurement the fastest of --repeats
 runs, llama-bench's included), and the ratios are taken within the round, so that the
@@ -21,6 +24,7 @@ detokenizing included. Nothing here asserts a threshold.
 
     python benchmarks/generation.py                 # builds the baselines on first use
     python benchmarks/generation.py --rounds 15 --threads 2
+    python benchmarks/generation.py --skip-llama-cpp-python --versus /tmp/wheel-venv/bin/python
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from _baselines import REPO, llama_cpp_python, llama_tool
 
 WORKER = Path(__file__).resolve().parent / "_api_worker.py"
 IMPORT_TIMER = (
-    "import time; t = time.perf_counter(); import llama_cpp; print(time.perf_counter() - t)"
+    "import time; t = time.perf_counter(); from llama_cpp import Llama; "
+    "print(time.perf_counter() - t)"
 )
 
 
@@ -127,22 +132,30 @@ def main() -> int:
         "--repeats", type=int, default=3, help="runs per side and round; the fastest counts"
     )
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
+    parser.add_argument(
+        "--versus",
+        type=Path,
+        help="an interpreter with another installation of llama-cpp-pybind, compared to ours",
+    )
     args = parser.parse_args()
     args.model = args.model or default_model()
 
     bench = llama_tool("llama-bench")
     ours = ApiSide(Path(sys.executable), args)
     theirs = None if args.skip_llama_cpp_python else ApiSide(llama_cpp_python(), args)
+    versus = ApiSide(args.versus, args) if args.versus else None
     rounds: list[dict[str, dict[str, float]]] = []
     for index in range(args.rounds):
         print(f"round {index + 1}/{args.rounds}", file=sys.stderr, flush=True)
         measured = {"llama-bench": llama_bench(bench, args), "ours": ours.measure(args)}
         if theirs is not None:
             measured["theirs"] = theirs.measure(args)
+        if versus is not None:
+            measured["versus"] = versus.measure(args)
         rounds.append(measured)
-    ours.close()
-    if theirs is not None:
-        theirs.close()
+    for side in (ours, theirs, versus):
+        if side is not None:
+            side.close()
     report(args, rounds, theirs is not None)
     return 0
 
@@ -158,7 +171,7 @@ def report(args: argparse.Namespace, rounds: list[dict[str, dict[str, float]]], 
     print(f"{'':28}{'tg' + str(args.tokens):>10}{'pp' + str(args.prompt_tokens):>10}"
           f"{'whole call':>12}  tok/s")  # fmt: skip
     names = {"llama-bench": "llama-bench (llama.cpp)", "ours": "llama-cpp-pybind Llama()",
-             "theirs": "llama-cpp-python Llama()"}  # fmt: skip
+             "theirs": "llama-cpp-python Llama()", "versus": "--versus Llama()"}  # fmt: skip
     for side, label in names.items():
         if side in rounds[0]:
             whole = f"{median(side, 'call'):12.1f}" if side != "llama-bench" else ""
@@ -168,8 +181,12 @@ def report(args: argparse.Namespace, rounds: list[dict[str, dict[str, float]]], 
         if lcp:
             line += f"   ours / llama-cpp-python = {ratio(kind, 'theirs'):.3f}"
         print(line + "   (median of per-round ratios)")
+    if "versus" in rounds[0]:
+        for kind in ("tg", "pp", "call"):
+            versus_ratio = statistics.median(r["versus"][kind] / r["ours"][kind] for r in rounds)
+            print(f"{kind}: --versus / ours = {versus_ratio:.3f}   (median of per-round ratios)")
     ours_import = import_seconds(Path(sys.executable))
-    line = f"import llama_cpp: ours {ours_import * 1000:.0f} ms"
+    line = f"from llama_cpp import Llama: ours {ours_import * 1000:.0f} ms"
     if lcp:
         theirs_import = import_seconds(llama_cpp_python())
         line += f", llama-cpp-python {theirs_import * 1000:.0f} ms, "
