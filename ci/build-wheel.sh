@@ -15,23 +15,8 @@ cd "$(dirname "$0")/.."
 variant=${1:?usage: ci/build-wheel.sh cpu|openblas|vulkan|cuda12|cuda13}
 python=${PYTHON:-python3}
 out=${OUT_DIR:-dist/$variant}
-portable="-DLLAMA_PYBIND_MODE=portable"
-# Libraries the user's system provides (driver, loader): never copied into the wheel.
-exclude=()
-case "$variant" in
-    cpu) cmake_args="$portable" ;;
-    openblas) cmake_args="$portable -DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS" ;;
-    vulkan)
-        cmake_args="$portable -DGGML_VULKAN=ON"
-        exclude=(--exclude libvulkan.so.1)
-        ;;
-    cuda12 | cuda13)
-        cmake_args="$portable -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=75-virtual;80-virtual;86-real;89-real;90-virtual"
-        exclude=(--exclude 'libcuda.so.1' --exclude 'libcudart.so.*' --exclude 'libcublas.so.*'
-                 --exclude 'libcublasLt.so.*' --exclude 'libnccl.so.*')
-        ;;
-    *) echo "unknown variant '$variant'; use cpu, openblas, vulkan, cuda12 or cuda13" >&2; exit 2 ;;
-esac
+# The variants' CMake flags and repair exclusions live in ci/variant.py.
+cmake_args=$("$python" ci/variant.py cmake-args "$variant")
 
 echo "== building the $variant wheel (CMAKE_ARGS=$cmake_args)"
 rm -rf "$out" && mkdir -p "$out/raw"
@@ -43,7 +28,7 @@ fi
 CMAKE_ARGS="$cmake_args" "$python" -m build --wheel --outdir "$out/raw" "${build_settings[@]}" .
 
 echo "== repairing with auditwheel"
-"$python" -m auditwheel repair "${exclude[@]}" --wheel-dir "$out" "$out"/raw/*.whl
+"$python" ci/variant.py repair "$out"/raw/*.whl "$out" "$variant"
 wheel=$(ls "$out"/*.whl)
 "$python" -m auditwheel show "$wheel"
 ls -l "$wheel"
