@@ -5,16 +5,7 @@
 
 include_guard(GLOBAL)
 
-# Stop configuring: the arguments, joined, say what is wrong and the fix.
-# (ARGV<i> one by one: a ";" inside a message must not split it.)
-function(llama_pybind_fail)
-    set(text "")
-    math(EXPR last "${ARGC} - 1")
-    foreach(i RANGE ${last})
-        string(APPEND text "${ARGV${i}}")
-    endforeach()
-    message(FATAL_ERROR "llama-cpp-pybind: ${text}")
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/Fail.cmake")
 
 function(_llama_pybind_check_metal)
     if(GGML_METAL AND NOT APPLE)
