@@ -36,3 +36,11 @@ def model_path() -> Path:
     """SmolLM2-135M-Instruct Q4_1: real weights, downloaded once and sha256-checked."""
     fetcher = load_script("fetch_test_model", REPO / "ci" / "fetch_test_model.py")
     return fetcher.fetch_test_model()
+
+
+@pytest.fixture
+def configure(tmp_path: Path):
+    """Configure the top-level CMake project (no compiling): ``configure(*flags, env=...)``."""
+    from cmake_project import configure_in
+
+    return configure_in(tmp_path)

@@ -7,97 +7,22 @@ build info written at configure time.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cmake_project import Configure
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.configure
 
 
-def _tool(module_name: str, executable: str) -> str:
-    module = pytest.importorskip(module_name, reason=f"pip install {module_name}")
-    bin_dir = Path(module.BIN_DIR if module_name == "ninja" else module.CMAKE_BIN_DIR)
-    return str(bin_dir / executable)
-
-
-CMAKE = _tool("cmake", "cmake")
-NINJA = _tool("ninja", "ninja")
-
-
-@dataclass
-class Configure:
-    returncode: int
-    log: str
-    build_dir: Path
-
-    @property
-    def flat(self) -> str:
-        """The log with CMake's line wrapping undone, for matching messages."""
-        return " ".join(self.log.split())
-
-    def cache(self, name: str) -> str | None:
-        text = (self.build_dir / "CMakeCache.txt").read_text(encoding="utf-8")
-        match = re.search(rf"^{re.escape(name)}:[A-Z]+=(.*)$", text, re.MULTILINE)
-        return match.group(1) if match else None
-
-    def build_info(self) -> dict:
-        return json.loads((self.build_dir / "_build_info.json").read_text(encoding="utf-8"))
-
-    def summary_backends(self) -> list[str]:
-        match = re.search(r"backends\s*: (.*)", self.log)
-        assert match, self.log
-        return [name.strip() for name in match.group(1).split(",")]
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _pinned_tree(llama_cpp_tree: Path) -> Path:
     return llama_cpp_tree
-
-
-@pytest.fixture
-def configure(tmp_path: Path):
-    pybind11_dir = subprocess.run(
-        [sys.executable, "-m", "pybind11", "--cmakedir"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-    def run(*flags: str, env: dict[str, str] | None = None) -> Configure:
-        build_dir = tmp_path / "build"
-        command = [
-            CMAKE,
-            "-S",
-            str(REPO),
-            "-B",
-            str(build_dir),
-            "-G",
-            "Ninja",
-            f"-DCMAKE_MAKE_PROGRAM={NINJA}",
-            f"-Dpybind11_DIR={pybind11_dir}",
-            f"-DPython_EXECUTABLE={sys.executable}",
-            *flags,
-        ]
-        base_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_CMAKE", "CMAKE_ARGS")}
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env={**base_env, **(env or {})},
-            timeout=300,
-            check=False,
-        )
-        return Configure(result.returncode, result.stdout + result.stderr, build_dir)
-
-    return run
 
 
 def _notice(legacy: str, value: str, modern: str, new_value: str) -> str:

@@ -66,6 +66,9 @@ def test_machine(path: Path) -> None:
     listing = "\n".join(f"{f.check} {f.severity}: {f.title} | fix: {f.fix}" for f in findings)
     for expected in data["expect"]:
         matching = [f for f in findings if f.check == expected["check"]]
+        if expected.get("absent"):
+            assert not matching, f"unexpected {expected['check']} finding in:\n{listing}"
+            continue
         assert matching, f"no {expected['check']} finding in:\n{listing}"
         finding = next((f for f in matching if f.severity == expected["severity"]), None)
         assert finding is not None, f"{expected} not in:\n{listing}"

@@ -48,6 +48,8 @@ BACKEND_OF_OPTION = {
 }
 OPTION_OF_BACKEND = {backend: option for option, backend in BACKEND_OF_OPTION.items()}
 GPU_BACKENDS = ("CUDA", "ROCm", "Metal", "Vulkan", "SYCL", "OpenCL", "MUSA", "CANN")
+# ggml registry names that differ from the build info's backend names.
+BUILD_NAME_OF_REGISTRY = {"MTL": "Metal"}
 
 _TRUE = {"1", "ON", "YES", "TRUE", "Y"}
 _DEFINE = re.compile(r"^-D([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z]+)?=(.*)$")
