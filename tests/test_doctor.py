@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,22 @@ def test_a_bad_option_is_a_usage_error_with_status_2() -> None:
     assert done.returncode == 2
     assert "unrecognized arguments: --no-such-option" in done.stderr
     assert "usage: llama-cpp doctor" in done.stderr
+
+
+def test_wheels_in_pips_cache_are_reported_with_the_command_that_clears_them(
+    tmp_path: Path,
+) -> None:
+    """A wheel pip built earlier, in a cache laid out as pip lays it out: the doctor finds
+    it through `pip cache list` and prints `pip cache remove`."""
+    wheel_dir = tmp_path / "pip-cache" / "wheels" / "3f" / "a1" / "9c"
+    wheel_dir.mkdir(parents=True)
+    name = "llama_cpp_pybind-0.1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel_dir / name, "w") as archive:
+        archive.writestr("llama_cpp/__init__.py", "")
+    code, report = doctor_json(env=_clean_env(PIP_CACHE_DIR=str(tmp_path / "pip-cache")))
+    assert report["environment"]["pip_cached_wheels"] == [name]
+    [finding] = by_check(report, "pip-cache")
+    assert finding["severity"] == "info"
+    assert name in finding["detail"]
+    assert finding["fix"].endswith("cache remove llama_cpp_pybind")
+    assert code == 0  # information, not a problem by itself

@@ -77,6 +77,24 @@ def check_cmake_args(report: dict[str, Any]) -> list[Finding]:
     return findings
 
 
+def check_pip_cache(report: dict[str, Any]) -> list[Finding]:
+    """Built wheels of this package in pip's cache: the raw material of the cached-wheel trap."""
+    cached = (report.get("environment") or {}).get("pip_cached_wheels") or []
+    if not cached:
+        return []
+    pip = report.get("system", {}).get("pip", "pip")
+    return [
+        Finding(
+            "pip-cache",
+            "info",
+            f"pip's cache holds {len(cached)} built wheel(s) of llama-cpp-pybind",
+            f"{', '.join(cached[:3])}{' ...' if len(cached) > 3 else ''}. An install without "
+            "--no-cache-dir may reuse one instead of building with your CMAKE_ARGS. To clear them:",
+            f"{pip} cache remove llama_cpp_pybind",
+        )
+    ]
+
+
 def check_legacy_flags(report: dict[str, Any]) -> list[Finding]:
     env = report.get("environment") or {}
     findings: list[Finding] = []

@@ -9,6 +9,7 @@ from llama_cpp.doctor._check_build import (
     check_cmake_args,
     check_legacy_flags,
     check_model,
+    check_pip_cache,
     check_toolchain,
 )
 from llama_cpp.doctor._check_gpu import check_backend_devices, check_cuda_driver, check_gpu_backends
@@ -76,6 +77,7 @@ def diagnose(report: dict[str, Any]) -> list[Finding]:
         check_backend_devices,
         check_cuda_driver,
         check_cmake_args,
+        check_pip_cache,
         check_legacy_flags,
     ):
         findings += check(report)

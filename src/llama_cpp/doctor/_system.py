@@ -270,7 +270,21 @@ def _windows_memory() -> dict[str, int | None]:
     return {"total": int(status.ullTotalPhys), "available": int(status.ullAvailPhys)}
 
 
-def probe_environment() -> dict[str, str | None]:
-    """The environment variables that change what a rebuild produces."""
+def probe_environment() -> dict[str, Any]:
+    """The environment variables that change what a rebuild produces, and the wheels of
+    this package pip keeps in its cache (which an install without --no-cache-dir reuses)."""
     names = ("CMAKE_ARGS", "FORCE_CMAKE", "CUDACXX", "CUDA_PATH", "CUDA_HOME", "CC", "CXX")
-    return {name: os.environ.get(name) for name in names}
+    found: dict[str, Any] = {name: os.environ.get(name) for name in names}
+    found["pip_cached_wheels"] = pip_cached_wheels()
+    return found
+
+
+def pip_cached_wheels() -> list[str]:
+    """File names of llama-cpp-pybind wheels in pip's cache (``pip cache list``)."""
+    out = run(
+        [sys.executable, "-m", "pip", "cache", "list", "llama_cpp_pybind", "--format", "abspath"],
+        timeout=30,
+    )
+    if out is None or out.returncode != 0:
+        return []
+    return sorted(Path(line.strip()).name for line in out.stdout.splitlines() if line.strip())
