@@ -210,3 +210,18 @@ def test_cmake_args_parsing() -> None:
 def test_a_bad_severity_is_refused() -> None:
     with pytest.raises(ValueError, match="severity must be one of"):
         Finding("x", "fatal", "title")
+
+
+def test_a_model_run_that_kills_the_child_keeps_the_facts_and_fails_the_model() -> None:
+    facts = {"ok": True, "backends": ["CUDA", "CPU"], "devices": [], "system_info": "CPU : |"}
+    stdout = "LLAMA_CPP_DOCTOR_RESULT " + json.dumps(facts) + "\n"
+    stderr = "ggml_cuda_init: failed\nCUDA error: out of memory\n"
+    runtime = classify_child(-11, stdout, stderr, model_requested=True)
+    assert runtime["ok"] is True
+    assert runtime["backends"] == ["CUDA", "CPU"]
+    assert runtime["model"]["ok"] is False
+    assert "signal 11 SIGSEGV" in runtime["model"]["error"]
+    assert "out of memory" in runtime["model"]["error"]
+    findings = {f.check: f for f in diagnose({"runtime": runtime, "system": {"os": "Linux"}})}
+    assert findings["model"].severity == "fail"
+    assert findings["compiled-module"].severity == "ok"

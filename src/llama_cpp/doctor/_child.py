@@ -1,5 +1,6 @@
 """Run in a child process by the doctor: load the compiled module (and, with
-``--model``, a model) and print what registered, as one JSON line after MARKER.
+``--model``, a model) and print what registered, as one JSON line after MARKER (and the
+model run's result after MODEL_MARKER).
 
 A crash here (SIGILL from an instruction the CPU lacks, a segfault in a driver)
 ends this process only; the doctor reads the exit status and explains it.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "LLAMA_CPP_DOCTOR_RESULT "
+MODEL_MARKER = "LLAMA_CPP_DOCTOR_MODEL "
 
 _PROMPT = (
     "The history of computing began with mechanical calculators and moved through "
@@ -106,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     facts = _core_facts(core)
     facts["backend_files"] = loaded_backend_files()
-    if args.model:
-        facts["model"] = _model_check(args.model, args.n_gpu_layers)
+    # the facts first: if the model run crashes the process, they are already out
     print(MARKER + json.dumps(facts), flush=True)
+    if args.model:
+        print(MODEL_MARKER + json.dumps(_model_check(args.model, args.n_gpu_layers)), flush=True)
     return 0
 
 

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._child import MARKER
+from llama_cpp.doctor._child import MARKER, MODEL_MARKER
 from llama_cpp.doctor._run import run_or_raise
 
 DISTRIBUTION = "llama-cpp-pybind"
@@ -99,32 +99,44 @@ def probe_runtime(
             "failure": "timeout",
             "detail": f"loading the compiled module did not finish in {timeout:.0f} s",
         }
-    return classify_child(done.returncode, done.stdout, done.stderr)
+    return classify_child(done.returncode, done.stdout, done.stderr, model_requested=bool(model))
 
 
-def classify_child(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+def classify_child(
+    returncode: int, stdout: str, stderr: str, model_requested: bool = False
+) -> dict[str, Any]:
     """Turn the child's exit status and output into a runtime report."""
-    result = None
+    result = model = None
     for line in stdout.splitlines():
         if line.startswith(MARKER):
             result = json.loads(line[len(MARKER) :])
+        elif line.startswith(MODEL_MARKER):
+            model = json.loads(line[len(MODEL_MARKER) :])
+    tail = "\n".join((stderr or stdout).strip().splitlines()[-8:])
     if result is not None and result.get("ok"):
+        if model is not None:
+            result["model"] = model
+        elif model_requested:
+            died = _death(returncode)[1]
+            result["model"] = {"ok": False, "error": f"the model run crashed: {died}\n{tail}"}
         return result
     if result is not None and "import_error" in result:
         return classify_import_error(result["import_error"], result.get("core_files", []))
-    tail = "\n".join((stderr or stdout).strip().splitlines()[-8:])
-    kind = "crash"
+    kind, detail = _death(returncode)
+    return {"ok": False, "failure": kind, "detail": detail, "output": tail}
+
+
+def _death(returncode: int) -> tuple[str, str]:
+    """How a child process ended: its failure kind and a sentence."""
     if returncode < 0:
         number = -returncode
         kind = "illegal_instruction" if number == signal.SIGILL else "crash"
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else ""
-        detail = f"the process was killed by signal {number} {name}".rstrip()
-    elif returncode & 0xFFFFFFFF in _WINDOWS_STATUS:
-        kind = _WINDOWS_STATUS[returncode & 0xFFFFFFFF]
-        detail = f"the process ended with status 0x{returncode & 0xFFFFFFFF:08X}"
-    else:
-        detail = f"the process exited with status {returncode}"
-    return {"ok": False, "failure": kind, "detail": detail, "output": tail}
+        return kind, f"the process was killed by signal {number} {name}".rstrip()
+    if returncode & 0xFFFFFFFF in _WINDOWS_STATUS:
+        status = returncode & 0xFFFFFFFF
+        return _WINDOWS_STATUS[status], f"the process ended with status 0x{status:08X}"
+    return "crash", f"the process exited with status {returncode}"
 
 
 def classify_import_error(message: str, core_files: list[str]) -> dict[str, Any]:
