@@ -66,16 +66,12 @@ def repair_command(wheel: str, dest: str, variant: str) -> list[str]:
     system = platform.system()
     excluded = EXCLUDED.get(system, {}).get(variant, [])
     if system == "Linux":
-        command = [sys.executable, "-m", "auditwheel", "repair", "-w", dest, wheel]
-        for name in excluded:
-            command[4:4] = ["--exclude", name]
-        return command
+        exclusions = [arg for name in excluded for arg in ("--exclude", name)]
+        return [sys.executable, "-m", "auditwheel", "repair", *exclusions, "-w", dest, wheel]
     if system == "Darwin":
         return ["delocate-wheel", "-w", dest, "-v", wheel]
-    command = [sys.executable, "-m", "delvewheel", "repair", "-w", dest, wheel]
-    if excluded:
-        command[4:4] = ["--no-dll", ";".join(excluded)]
-    return command
+    exclusions = ["--no-dll", ";".join(excluded)] if excluded else []
+    return [sys.executable, "-m", "delvewheel", "repair", *exclusions, "-w", dest, wheel]
 
 
 def main(argv: list[str]) -> int:

@@ -24,7 +24,6 @@ macro(llama_pybind_portable_options)
     else()
         set(CMAKE_INSTALL_RPATH "$ORIGIN")
     endif()
-    set(CMAKE_BUILD_WITH_INSTALL_RPATH OFF)
 endmacro()
 
 # Install llama, ggml, ggml-base and every backend module into llama_cpp/lib (one

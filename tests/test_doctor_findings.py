@@ -14,7 +14,12 @@ import pytest
 
 from llama_cpp.doctor import diagnose
 from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._flags import LEGACY_RENAMES, modernise, parse_cmake_args
+from llama_cpp.doctor._flags import (
+    BACKEND_OF_OPTION,
+    LEGACY_RENAMES,
+    modernise,
+    parse_cmake_args,
+)
 from llama_cpp.doctor._gpus import parse_clinfo, parse_nvidia_smi, parse_rocminfo, parse_vulkaninfo
 from llama_cpp.doctor._render import render
 from llama_cpp.doctor._report import exit_code
@@ -225,3 +230,13 @@ def test_a_model_run_that_kills_the_child_keeps_the_facts_and_fails_the_model() 
     findings = {f.check: f for f in diagnose({"runtime": runtime, "system": {"os": "Linux"}})}
     assert findings["model"].severity == "fail"
     assert findings["compiled-module"].severity == "ok"
+
+
+def test_backend_names_match_the_build_info() -> None:
+    """The doctor's option -> backend table agrees with cmake/BuildInfo.cmake's."""
+    cmake = (REPO / "cmake" / "BuildInfo.cmake").read_text()
+    block = re.search(r"set\(LLAMA_PYBIND_BACKEND_OPTIONS\n(.*?)\n\)", cmake, re.S)
+    assert block is not None
+    build_table = dict(pair.split("=") for pair in block.group(1).split())
+    for option, backend in BACKEND_OF_OPTION.items():
+        assert build_table[option] == backend

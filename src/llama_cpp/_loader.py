@@ -20,6 +20,8 @@ DOCTOR_HINT = (
 # backend name -> the module file it was loaded from (portable builds)
 _backend_files: dict[str, str] = {}
 _dll_directories: list[Any] = []
+# the compiled module once its backends are loaded
+_ready: ModuleType | None = None
 
 
 def backend_directory() -> Path | None:
@@ -39,20 +41,25 @@ def loaded_backend_files() -> dict[str, str]:
 
 
 def load_core() -> ModuleType:
-    """Import ``llama_cpp._core``, turning a bare loader error into an explanation."""
-    loaded = sys.modules.get("llama_cpp._core")
-    if loaded is not None:
-        return loaded
+    """Import ``llama_cpp._core`` (turning a bare loader error into an explanation) and,
+    once per process, load the backend modules a portable build keeps beside it; also
+    when something imported ``llama_cpp._core`` directly before."""
+    global _ready
+    if _ready is not None:
+        return _ready
     lib = backend_directory()
-    if lib is not None and os.name == "nt":
-        # Windows finds a DLL's dependencies only in directories named this way.
-        _dll_directories.append(os.add_dll_directory(str(lib)))
-    try:
-        core = importlib.import_module("llama_cpp._core")
-    except ImportError as error:
-        raise ImportError(_explain(error)) from error
+    core = sys.modules.get("llama_cpp._core")
+    if core is None:
+        if lib is not None and os.name == "nt":
+            # Windows finds a DLL's dependencies only in directories named this way.
+            _dll_directories.append(os.add_dll_directory(str(lib)))
+        try:
+            core = importlib.import_module("llama_cpp._core")
+        except ImportError as error:
+            raise ImportError(_explain(error)) from error
     if lib is not None:
         _load_backend_modules(core, lib)
+    _ready = core
     return core
 
 

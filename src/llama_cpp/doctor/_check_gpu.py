@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from llama_cpp.doctor._commands import reinstall, system_install
-from llama_cpp.doctor._finding import Finding, build_backends
-from llama_cpp.doctor._flags import BUILD_NAME_OF_REGISTRY, GPU_BACKENDS
+from llama_cpp.doctor._finding import Finding, build_backends, build_name
+from llama_cpp.doctor._flags import GPU_BACKENDS
 
 
 def driver_install(report: dict[str, Any]) -> str | None:
@@ -196,10 +196,7 @@ def check_backend_devices(report: dict[str, Any]) -> list[Finding]:
     runtime = report.get("runtime") or {}
     if not runtime.get("ok"):
         return []
-    registered = {
-        BUILD_NAME_OF_REGISTRY.get(d.get("backend", ""), d.get("backend"))
-        for d in runtime.get("devices") or []
-    }
+    registered = {build_name(d.get("backend", "")) for d in runtime.get("devices") or []}
     findings = []
     for backend in build_backends(report):
         if backend not in GPU_BACKENDS or backend in registered:

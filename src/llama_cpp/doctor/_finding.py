@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from llama_cpp.doctor._flags import BUILD_NAME_OF_REGISTRY
+
 SEVERITIES = ("ok", "info", "warn", "fail")
 
 
@@ -30,9 +32,19 @@ class Finding:
         return asdict(self)
 
 
+def build_name(registry_name: str) -> str:
+    """A ggml registry name in the build info's naming (ggml registers Metal as "MTL")."""
+    return BUILD_NAME_OF_REGISTRY.get(registry_name, registry_name)
+
+
+def registered_backends(report: dict[str, Any]) -> list[str]:
+    """Backends that registered at run time, in the build info's names."""
+    return [build_name(name) for name in (report.get("runtime") or {}).get("backends") or []]
+
+
 def build_backends(report: dict[str, Any]) -> list[str]:
     """The backends compiled in: from the build info, else from what registered."""
     build = report.get("build") or {}
     if build.get("backends"):
         return list(build["backends"])
-    return list((report.get("runtime") or {}).get("backends") or [])
+    return registered_backends(report)

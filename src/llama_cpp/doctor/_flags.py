@@ -46,7 +46,6 @@ BACKEND_OF_OPTION = {
     "GGML_MUSA": "MUSA",
     "GGML_CANN": "CANN",
 }
-OPTION_OF_BACKEND = {backend: option for option, backend in BACKEND_OF_OPTION.items()}
 GPU_BACKENDS = ("CUDA", "ROCm", "Metal", "Vulkan", "SYCL", "OpenCL", "MUSA", "CANN")
 # ggml registry names that differ from the build info's backend names.
 BUILD_NAME_OF_REGISTRY = {"MTL": "Metal"}
