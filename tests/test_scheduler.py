@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,39 @@ def test_cancel_frees_the_slot_at_once(model: _core.Model, scheduler: Scheduler)
     assert rest[-1].completion_tokens < 1000
     assert isinstance(collect(scheduler.submit(job(model, PROMPTS[1])))[1], End)
     assert scheduler.busy_slots == 0
+
+
+def test_requests_announced_together_start_in_the_same_step(model: _core.Model) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=2048, n_seq_max=4), gather_s=5.0)
+    try:
+        collect(sched.submit(job(model, PROMPTS[2], 4)))
+        alone = sched.steps
+        first, second = sched.arriving(), sched.arriving()
+        a = sched.submit(job(model, PROMPTS[0], 4), first)
+        timer = threading.Timer(0.2, lambda: sched.submit(job(model, PROMPTS[1], 4), second))
+        timer.start()
+        collect(a)
+        timer.join()
+        assert a.first_output is not None and a.started is not None
+        assert a.first_output - a.started >= 0.2  # the first step waited for the second
+        assert sched.steps - alone == alone  # in step from the first: no more steps than one job
+    finally:
+        sched.close()
+
+
+def test_an_announced_request_that_never_comes_is_waited_for_once(model: _core.Model) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=2048, n_seq_max=4), gather_s=1.0)
+    try:
+        lost = sched.arriving()  # e.g. its prompt failed to render and close() is late
+        start = time.monotonic()
+        end = collect(sched.submit(job(model, PROMPTS[0], 8, no_eos=True)))[1]
+        assert isinstance(end, End) and end.completion_tokens == 8
+        assert time.monotonic() - start < 4.0  # one wait of 1 s, not one per step
+        lost.close()
+        lost.close()  # idempotent
+        assert not sched._arriving
+    finally:
+        sched.close()
 
 
 def test_a_prompt_too_long_for_a_slot_fails_alone(model: _core.Model, scheduler: Scheduler) -> None:

@@ -63,6 +63,47 @@ def test_openai_completions_and_embeddings(client: openai.OpenAI) -> None:
     assert len(vectors.data) == 2 and len(vectors.data[0].embedding) == 576
 
 
+def test_streamed_logprobs_match_the_whole_response(client: openai.OpenAI) -> None:
+    request: dict[str, Any] = {"model": "smol", "prompt": "The capital of France is",
+                               "temperature": 0, "max_tokens": 6, "logprobs": 2}  # fmt: skip
+    whole = client.completions.create(**request)
+    chunks = list(client.completions.create(**request, stream=True))
+    assert "".join(c.choices[0].text for c in chunks) == whole.choices[0].text
+    streamed = [t for c in chunks if c.choices[0].logprobs for t in c.choices[0].logprobs.tokens]
+    assert whole.choices[0].logprobs is not None
+    assert streamed == whole.choices[0].logprobs.tokens and len(streamed) == 6
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_streamed_forced_tool_call(client: openai.OpenAI) -> None:
+    city = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    stream = client.chat.completions.create(
+        model="smol",
+        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": city}}],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        temperature=0,
+        max_tokens=100,
+        stream=True,
+    )
+    chunks = list(stream)
+    name = "".join(
+        call.function.name or ""
+        for c in chunks
+        for call in c.choices[0].delta.tool_calls or []
+        if call.function is not None
+    )
+    arguments = "".join(
+        call.function.arguments or ""
+        for c in chunks
+        for call in c.choices[0].delta.tool_calls or []
+        if call.function is not None
+    )
+    assert name == "get_weather"
+    assert isinstance(json.loads(arguments)["city"], str)
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
 def test_model_field_is_optional_and_listed(server: Server) -> None:
     body = {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 4}
     r = httpx.post(server.url + "/v1/completions", json=body, headers=auth(), timeout=60)

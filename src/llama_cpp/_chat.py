@@ -4,10 +4,10 @@ format, tools), run a completion and reshape it as a chat response."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _tools
+from llama_cpp._completion import ChunkMaker, ChunkStream, Entries
 from llama_cpp._sampling import SamplingParams, normalize_logit_bias, normalize_stop
 from llama_cpp.llama_chat_format import check_messages, make_formatter
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
@@ -178,9 +178,12 @@ def create_chat_completion(
     )
     chat_id = "chat" + run.id
     if stream:
-        if use_tools:
-            return _stream_buffered(run, chat_id, tools, tool_mode)
-        return _stream(run, chat_id, llama._token_text)
+        maker: ChunkMaker[dict[str, Any]] = (
+            _BufferedChatChunks(run, chat_id, tools, tool_mode)
+            if use_tools
+            else _ChatChunks(run, chat_id, llama._token_text)
+        )
+        return ChunkStream(run, maker)
     return _complete(
         run, chat_id, tools if use_tools else [], tool_mode, functions_api=bool(functions)
     )
@@ -248,45 +251,60 @@ def _chunk(
     }
 
 
-def _stream(run: CompletionRun, chat_id: str, piece: Any) -> Iterator[dict[str, Any]]:
-    yield _chunk(chat_id, run, {"role": "assistant"}, None)
-    pending: list[Any] = []
-    for text, entries in run.pieces():
-        pending.extend(entries or [])
+class _ChatChunks:
+    """Chat deltas of a completion as it runs (the ChunkMaker of a streamed chat)."""
+
+    def __init__(self, run: CompletionRun, chat_id: str, piece: Any):
+        self.run, self.chat_id, self.token_text = run, chat_id, piece
+        self.held: Entries = []  # logprob entries of tokens whose text is still held back
+
+    def begin(self) -> list[dict[str, Any]]:
+        return [_chunk(self.chat_id, self.run, {"role": "assistant"}, None)]
+
+    def piece(self, text: str, entries: Entries | None) -> list[dict[str, Any]]:
+        self.held.extend(entries or [])
         if not text:
-            continue
-        entries, pending = pending, []
+            return []
+        entries, self.held = self.held, []
         logprobs = (
-            {"content": _logprobs_content(entries, piece), "refusal": None}
-            if run.want_logprobs
+            {"content": _logprobs_content(entries, self.token_text), "refusal": None}
+            if self.run.want_logprobs
             else None
         )
-        yield _chunk(chat_id, run, {"content": text}, None, logprobs)
-    yield _chunk(chat_id, run, {}, run.finish_reason())
+        return [_chunk(self.chat_id, self.run, {"content": text}, None, logprobs)]
+
+    def end(self) -> list[dict[str, Any]]:
+        return [_chunk(self.chat_id, self.run, {}, self.run.finish_reason())]
 
 
-def _stream_buffered(
-    run: CompletionRun, chat_id: str, tools: list[Any], tool_mode: bool
-) -> Iterator[dict[str, Any]]:
-    """With tools the output is only known to be a call at the end: generate, then stream it."""
-    text = "".join(t for t, _ in run.pieces())
-    message, reason = _message(text, tools, tool_mode, False)
-    yield _chunk(chat_id, run, {"role": "assistant"}, None)
-    if reason == "tool_calls":
-        for i, call in enumerate(message["tool_calls"]):
-            delta = {
-                "tool_calls": [
-                    {
-                        "index": i,
-                        "id": call["id"],
-                        "type": "function",
-                        "function": dict(call["function"]),
-                    }
-                ]
-            }
-            yield _chunk(chat_id, run, delta, None)
-        yield _chunk(chat_id, run, {}, "tool_calls")
-        return
-    if text:
-        yield _chunk(chat_id, run, {"content": text}, None)
-    yield _chunk(chat_id, run, {}, run.finish_reason())
+class _BufferedChatChunks:
+    """With tools the output is only known to be a call at the end: generate, then
+    stream it (the ChunkMaker of a streamed chat with tools)."""
+
+    def __init__(self, run: CompletionRun, chat_id: str, tools: list[Any], tool_mode: bool):
+        self.run, self.chat_id, self.tools, self.tool_mode = run, chat_id, tools, tool_mode
+        self.text: list[str] = []
+
+    def begin(self) -> list[dict[str, Any]]:
+        return []
+
+    def piece(self, text: str, entries: Entries | None) -> list[dict[str, Any]]:
+        self.text.append(text)
+        return []
+
+    def end(self) -> list[dict[str, Any]]:
+        text = "".join(self.text)
+        message, reason = _message(text, self.tools, self.tool_mode, False)
+        out = [_chunk(self.chat_id, self.run, {"role": "assistant"}, None)]
+        if reason == "tool_calls":
+            for i, call in enumerate(message["tool_calls"]):
+                function = dict(call["function"])
+                delta = {"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                         "function": function}]}  # fmt: skip
+                out.append(_chunk(self.chat_id, self.run, delta, None))
+            out.append(_chunk(self.chat_id, self.run, {}, "tool_calls"))
+            return out
+        if text:
+            out.append(_chunk(self.chat_id, self.run, {"content": text}, None))
+        out.append(_chunk(self.chat_id, self.run, {}, self.run.finish_reason()))
+        return out

@@ -6,12 +6,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Generic, Optional, Protocol, TypeVar
 
 from llama_cpp import _core
 from llama_cpp.llama_types import CompletionLogprobs, CreateCompletionResponse
 
-Chunk = tuple[bytes, list[int], Optional[list[tuple[int, float, list[tuple[int, float]]]]]]
+Entries = list[tuple[int, float, list[tuple[int, float]]]]
+Chunk = tuple[bytes, list[int], Optional[Entries]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -132,6 +134,12 @@ class CompletionRun:
                 )
             return self.generation.next()
 
+    def accept(self, chunk: Chunk) -> tuple[str, Entries | None]:
+        """Count one piece of engine output and return its text and logprob entries."""
+        data, tokens, entries = chunk
+        self.completion_tokens += len(tokens)
+        return data.decode("utf-8", errors="ignore"), entries
+
     def pieces(self) -> Iterator[tuple[str, Any]]:
         """(text, logprob entries) as the engine produces them (text may be empty while
         bytes are held back); ends the generation if the consumer stops early."""
@@ -140,25 +148,87 @@ class CompletionRun:
                 chunk = self.next_chunk()
                 if chunk is None:
                     return
-                data, tokens, entries = chunk
-                self.completion_tokens += len(tokens)
-                yield data.decode("utf-8", errors="ignore"), entries
+                yield self.accept(chunk)
         finally:
             if not self.generation.finished:
                 self.generation.cancel()
             if self.on_finish:
                 self.on_finish()
 
-    def stream(self) -> Iterator[CreateCompletionResponse]:
+    def stream(self) -> ChunkStream[CreateCompletionResponse]:
         """Yield chunks as text becomes available; the last one carries finish_reason."""
-        builder = self._logprobs()
-        if self.prefix_text:
-            yield self._chunk(self.prefix_text, builder.take() if builder else None, None)
-        for text, entries in self.pieces():
-            if builder is not None:
-                builder.add_chunk(entries)
-            if text:
-                yield self._chunk(text, builder.take() if builder else None, None)
-        if self.suffix_text:
-            yield self._chunk(self.suffix_text, None, None)
-        yield self._chunk("", None, self.finish_reason())
+        return ChunkStream(self, CompletionChunks(self))
+
+
+class ChunkMaker(Protocol[T]):
+    """Turns a run's pieces into stream chunks. It is pushed one piece at a time, so
+    the same maker serves a blocking iterator (:class:`ChunkStream`) and the server,
+    which feeds it from its event loop as the scheduler delivers pieces."""
+
+    def begin(self) -> list[T]:
+        """Chunks before any output (a role delta, an echoed prompt)."""
+        ...
+
+    def piece(self, text: str, entries: Entries | None) -> list[T]:
+        """Chunks for one piece of output (text may be empty while bytes are held)."""
+        ...
+
+    def end(self) -> list[T]:
+        """The closing chunks, once the run has finished."""
+        ...
+
+
+class ChunkStream(Iterator[T], Generic[T]):
+    """What a streamed call returns: an iterator over ``maker``'s chunks of ``run``.
+
+    ``run`` and ``maker`` stay reachable so that a caller with its own source of pieces
+    (the server's event loop) can drive the maker instead of iterating."""
+
+    def __init__(self, run: CompletionRun, maker: ChunkMaker[T]):
+        self.run = run
+        self.maker = maker
+        self._chunks = self._generate()
+
+    def _generate(self) -> Iterator[T]:
+        yield from self.maker.begin()
+        for text, entries in self.run.pieces():
+            yield from self.maker.piece(text, entries)
+        yield from self.maker.end()
+
+    def __iter__(self) -> ChunkStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop early: the generation is cancelled and the Llama is free again."""
+        self._chunks.close()
+
+
+class CompletionChunks:
+    """The :class:`ChunkMaker` of ``create_completion(stream=True)``."""
+
+    def __init__(self, run: CompletionRun):
+        self.run = run
+        self.builder = run._logprobs()
+
+    def _logprobs(self) -> CompletionLogprobs | None:
+        return self.builder.take() if self.builder is not None else None
+
+    def begin(self) -> list[CreateCompletionResponse]:
+        if not self.run.prefix_text:
+            return []
+        return [self.run._chunk(self.run.prefix_text, self._logprobs(), None)]
+
+    def piece(self, text: str, entries: Entries | None) -> list[CreateCompletionResponse]:
+        if self.builder is not None:
+            self.builder.add_chunk(entries)
+        return [self.run._chunk(text, self._logprobs(), None)] if text else []
+
+    def end(self) -> list[CreateCompletionResponse]:
+        out = []
+        if self.run.suffix_text:
+            out.append(self.run._chunk(self.run.suffix_text, None, None))
+        out.append(self.run._chunk("", None, self.run.finish_reason()))
+        return out

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -20,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llama_cpp._completion import ChunkStream
 from llama_cpp.server.metrics import Metrics
 from llama_cpp.server.requests import (
     ChatCompletionRequest,
@@ -30,6 +30,7 @@ from llama_cpp.server.requests import (
 )
 from llama_cpp.server.runner import ModelRunner
 from llama_cpp.server.scheduler import QueueFull, Scheduler
+from llama_cpp.server.served import RequestContext, current_request, stream_chunks
 from llama_cpp.server.settings import ServerSettings
 
 
@@ -251,18 +252,29 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             ],
         }
 
-    async def generate(method: Any, body: CompletionRequest | ChatCompletionRequest) -> Any:
-        """Run a (chat) completion off the event loop; a stream becomes server-sent events."""
-        result = await run_in_threadpool(method, **body.llama_kwargs())
+    async def generate(
+        runner: ModelRunner, method: Any, body: CompletionRequest | ChatCompletionRequest
+    ) -> Any:
+        """Run a (chat) completion off the event loop; a stream becomes server-sent events
+        made on the loop (the worker thread that makes the job sees this context)."""
+        arrival = runner.scheduler.arriving()
+        loop = asyncio.get_running_loop() if body.stream else None
+        current_request.set(RequestContext(stream_loop=loop, arrival=arrival))
+        try:
+            result = await run_in_threadpool(method, **body.llama_kwargs())
+        finally:
+            arrival.close()
         return _sse(result) if body.stream else result
 
     @app.post("/v1/completions", dependencies=guarded)
     async def completions(body: CompletionRequest) -> Any:
-        return await generate(runner_for(body.model).llama.create_completion, body)
+        runner = runner_for(body.model)
+        return await generate(runner, runner.llama.create_completion, body)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat_completions(body: ChatCompletionRequest) -> Any:
-        return await generate(runner_for(body.model).llama.create_chat_completion, body)
+        runner = runner_for(body.model)
+        return await generate(runner, runner.llama.create_chat_completion, body)
 
     @app.post("/v1/embeddings", dependencies=guarded)
     async def embeddings(body: EmbeddingRequest) -> Any:
@@ -290,49 +302,29 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
     return app
 
 
-def _sse(chunks: Iterator[Any]) -> EventSourceResponse:
-    """Server-sent events of ``chunks``, then [DONE].
+def _event(data: str) -> bytes:
+    """One server-sent event carrying ``data`` (JSON without newlines, or [DONE]), encoded
+    here rather than by sse-starlette: a chunk is written once per token."""
+    return b"data: " + data.encode() + b"\r\n\r\n"
 
-    One thread per stream runs ``chunks`` (it blocks between tokens) and hands each chunk
-    to the event loop, which writes it: a token costs one thread-to-loop handoff. When the
-    client goes away the thread stops at its next chunk and closes ``chunks``, which
-    cancels the job and frees its slot."""
 
-    async def events() -> AsyncIterator[dict[str, str]]:
-        loop = asyncio.get_running_loop()
-        pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        gone = threading.Event()
+def _sse(stream: ChunkStream[Any]) -> EventSourceResponse:
+    """Server-sent events of ``stream``'s chunks, then [DONE].
 
-        def hand_over(kind: str, item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
-                loop.call_soon_threadsafe(pending.put_nowait, (kind, item))
+    The chunks are made on the event loop as the scheduler hands it each step's output
+    (:func:`stream_chunks`): a token costs one handoff from the scheduler thread to the
+    loop. When the client goes away the generator is closed, which cancels the job and
+    frees its slot before the next step."""
 
-        def pump() -> None:
-            try:
-                for chunk in chunks:
-                    if gone.is_set():
-                        break
-                    hand_over("chunk", chunk)
-            except Exception as error:  # mid-stream: the status line is already sent
-                hand_over("error", error)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-                hand_over("end", None)
-
-        threading.Thread(target=pump, name="llama-cpp-stream", daemon=True).start()
+    async def events() -> AsyncIterator[bytes]:
+        chunks = stream_chunks(stream)
         try:
-            while True:
-                kind, item = await pending.get()
-                if kind == "end":
-                    break
-                if kind == "error":
-                    yield {"data": json.dumps(_error_body(str(item), "server_error"))}
-                else:
-                    yield {"data": json.dumps(item)}
+            async for chunk in chunks:
+                yield _event(json.dumps(chunk))
+        except Exception as error:  # mid-stream: the status line is already sent
+            yield _event(json.dumps(_error_body(str(error), "server_error")))
         finally:
-            gone.set()
-        yield {"data": "[DONE]"}
+            await chunks.aclose()
+        yield _event("[DONE]")
 
     return EventSourceResponse(events(), ping=15)

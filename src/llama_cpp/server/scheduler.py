@@ -8,6 +8,11 @@ consumer. Jobs join and leave between steps; a cancelled job frees its slot befo
 next step. Beyond the slots, jobs wait in a bounded queue; beyond that, ``submit``
 raises :class:`QueueFull`.
 
+Requests that arrive together should start together: a request announces itself
+(:meth:`Scheduler.arriving`) before its prompt is prepared, and before a step the
+scheduler waits a little (at most ``gather_s``) for announced requests to be submitted,
+so that their prompts join the same decode instead of each waiting a whole step.
+
 Consumers read a job's events from any thread (:meth:`Job.events`) or from asyncio
 (``Job(loop=...)``, then :meth:`Job.aevents`).
 """
@@ -61,6 +66,20 @@ class Failed:
 
 
 Event = Chunk | End | Failed
+
+
+class Arrival:
+    """A request on its way to :meth:`Scheduler.submit` (see the module doc). Pass it to
+    ``submit``, or ``close()`` it if the request fails before; both are idempotent."""
+
+    def __init__(self, scheduler: Scheduler):
+        self._scheduler = scheduler
+        self.done = False
+        self.waited_for = False  # a step has already waited for it: never twice
+
+    def close(self) -> None:
+        with self._scheduler._cv:
+            self._scheduler._arrived(self)
 
 
 @dataclass
@@ -142,7 +161,7 @@ class Scheduler:
     observer: Observer | None = None
     name = ""
 
-    def __init__(self, context: _core.Context, *, max_queue: int = 64):
+    def __init__(self, context: _core.Context, *, max_queue: int = 64, gather_s: float = 0.02):
         if context.n_seq_max < 1:
             raise ValueError("the context needs at least one sequence")
         if max_queue < 0:
@@ -150,6 +169,8 @@ class Scheduler:
         self.context = context
         self.n_slots = context.n_seq_max
         self.max_queue = max_queue
+        self.gather_s = gather_s
+        self._arriving: set[Arrival] = set()
         self._waiting: collections.deque[Job] = collections.deque()
         self._running: dict[int, _Running] = {}
         self._cv = threading.Condition()
@@ -159,9 +180,18 @@ class Scheduler:
         self._thread.start()
 
     # ---- what consumers call ----------------------------------------------------------
-    def submit(self, job: Job) -> Job:
+    def arriving(self) -> Arrival:
+        """Announce a request whose job will be submitted shortly (see the module doc)."""
+        arrival = Arrival(self)
+        with self._cv:
+            self._arriving.add(arrival)
+        return arrival
+
+    def submit(self, job: Job, arrival: Arrival | None = None) -> Job:
         """Queue ``job``; raises QueueFull when the slots and the queue are all taken."""
         with self._cv:
+            if arrival is not None:
+                self._arrived(arrival)
             if self._closing:
                 raise RuntimeError("the scheduler is closed")
             free = self.n_slots - len(self._running)
@@ -170,6 +200,13 @@ class Scheduler:
             self._waiting.append(job)
             self._cv.notify()
         return job
+
+    def _arrived(self, arrival: Arrival) -> None:
+        """(caller holds the condition's lock)"""
+        if not arrival.done:
+            arrival.done = True
+            self._arriving.discard(arrival)
+            self._cv.notify()
 
     @property
     def queue_depth(self) -> int:
@@ -195,6 +232,7 @@ class Scheduler:
                 if self._closing:
                     break
                 self._admit()
+                self._gather()
             self._drop_cancelled()
             if self._running:
                 self._step()
@@ -230,6 +268,25 @@ class Scheduler:
                 continue
             job.started = time.monotonic()
             self._running[slot] = _Running(job, slot, generation, cached)
+
+    def _gather(self) -> None:
+        """Wait up to ``gather_s`` for requests announced since the last step, admitting
+        them as they come, so that they join this step; a request slow to arrive is waited
+        for once only (caller holds the condition's lock)."""
+        fresh = [a for a in self._arriving if not a.waited_for]
+        for arrival in fresh:
+            arrival.waited_for = True
+        deadline = time.monotonic() + self.gather_s
+        while (
+            any(not a.done for a in fresh)
+            and not self._closing
+            and len(self._running) < self.n_slots
+        ):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cv.wait(remaining)
+            self._admit()
 
     def _pick_slot(self, prompt: list[int]) -> int:
         """The free slot whose cached tokens share the longest prefix with ``prompt``."""

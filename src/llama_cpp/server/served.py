@@ -9,13 +9,17 @@ Its own small context serves embeddings and tokenization.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from llama_cpp import _core
-from llama_cpp._completion import CompletionRun
+from llama_cpp._completion import ChunkStream, CompletionRun
 from llama_cpp.llama import Llama
-from llama_cpp.server.scheduler import Chunk, End, Failed, Job, Scheduler
+from llama_cpp.server.scheduler import Arrival, Chunk, End, Failed, Job, Scheduler
 
 
 class JobGeneration:
@@ -23,7 +27,7 @@ class JobGeneration:
 
     def __init__(self, job: Job):
         self.job = job
-        self._events = job.events()
+        self._events = job.events() if job.loop is None else None
         self.finish_reason: str | None = None
         self.n_generated = 0
 
@@ -34,7 +38,12 @@ class JobGeneration:
     def next(self) -> tuple[bytes, list[int], Any] | None:
         if self.finished:
             return None
-        event = next(self._events)
+        if self._events is None:
+            raise RuntimeError("this job delivers to an event loop: read it with stream_chunks")
+        return self.accept(next(self._events))
+
+    def accept(self, event: Chunk | End | Failed) -> tuple[bytes, list[int], Any]:
+        """One event as a piece of output (empty at the End); raises a Failed's error."""
         if isinstance(event, Chunk):
             self.n_generated += len(event.tokens)
             return event.text, event.tokens, event.logprobs
@@ -58,6 +67,43 @@ class JobGeneration:
 
     def cancel(self) -> None:
         self.job.cancel()
+
+
+@dataclass
+class RequestContext:
+    """What the route that starts a completion tells the code that makes its Job (in a
+    worker thread, which sees the route's context): the event loop that will write a
+    stream's chunks (the scheduler then delivers to it directly), and the request's
+    :class:`Arrival`."""
+
+    stream_loop: asyncio.AbstractEventLoop | None = None
+    arrival: Arrival | None = None
+
+
+current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
+
+
+async def stream_chunks(stream: ChunkStream[Any]) -> AsyncIterator[Any]:
+    """The chunks of a streamed server call, made on the event loop as the scheduler
+    delivers output (no thread per stream). Leaving early cancels the job."""
+    run, maker = stream.run, stream.maker
+    generation = run.generation
+    if not isinstance(generation, JobGeneration) or generation.job.loop is None:
+        raise TypeError("stream_chunks needs a stream started with a RequestContext.stream_loop")
+    try:
+        for chunk in maker.begin():
+            yield chunk
+        async for event in generation.job.aevents():
+            text, entries = run.accept(generation.accept(event))
+            for chunk in maker.piece(text, entries):
+                yield chunk
+        for chunk in maker.end():
+            yield chunk
+    finally:
+        if not generation.finished:
+            generation.cancel()
 
 
 class ServedLlama(Llama):
@@ -88,14 +134,16 @@ class ServedLlama(Llama):
         tokens, prompt_text, chain = self._prepare_completion(
             prompt, suffix, max_tokens, logprobs, options["sampling"], grammar
         )
+        request = current_request.get()
         job = Job(
             tokens,
             chain,
             -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
             options["stop"],
             -1 if logprobs is None else logprobs,
+            loop=request.stream_loop if request is not None and options["stream"] else None,
         )
-        self.scheduler.submit(job)
+        self.scheduler.submit(job, request.arrival if request is not None else None)
         return CompletionRun(
             generation=JobGeneration(job),  # type: ignore[arg-type]
             model_name=options["model"] or self.model_path,
