@@ -9,9 +9,11 @@ portable build the CPU backend variant chosen for this CPU is reported; ``llama-
 doctor --json`` runs and finds no problem (skip with --no-doctor, e.g. under qemu-user,
 which does not emulate the doctor's child process); a short greedy generation on the
 model produces text (by default the test model, fetched by ci/fetch_test_model.py beside
-this script). --gpu-optional accepts a GPU build on a machine without that GPU (CI runners
-building CUDA or Vulkan wheels): the doctor's findings about missing GPU devices are then
-not failures. Prints one JSON line with what it saw; exits non-zero on failure.
+this script). A backend module shipped but not loaded fails the test. --gpu-optional
+accepts a GPU build on a machine without that GPU (CI runners building CUDA or Vulkan
+wheels): the doctor's findings about missing GPU devices, and a backend module that lacks
+only the GPU driver's library, are then not failures. Prints one JSON line with what it
+saw; exits non-zero on failure.
 """
 
 from __future__ import annotations
@@ -25,6 +27,18 @@ from pathlib import Path
 
 # The doctor's findings that only say "this GPU build has no GPU here".
 GPU_ABSENT_CHECKS = {"backend-devices", "cuda-driver", "cmake-args-gpu"}
+# Libraries that only a machine with the GPU's driver has: a backend module that fails
+# to load for want of one of them is tolerated with --gpu-optional (anything else, e.g.
+# a CUDA runtime missing from the CUDA wheel's extra, is a failure).
+DRIVER_LIBRARIES = ("libcuda.so", "nvcuda.dll", "libvulkan.so", "vulkan-1.dll")
+
+
+def tolerated(check: str, text: str, gpu_optional: bool) -> bool:
+    if not gpu_optional:
+        return False
+    if check == "backend-load":
+        return any(name in text for name in DRIVER_LIBRARIES)
+    return check in GPU_ABSENT_CHECKS
 
 
 def main() -> int:
@@ -41,7 +55,7 @@ def main() -> int:
         args.model = str(fetch_test_model())
 
     import llama_cpp
-    from llama_cpp._loader import loaded_backend_files
+    from llama_cpp._loader import backend_failures, loaded_backend_files
 
     seen: dict[str, object] = {"package": str(Path(llama_cpp.__file__).parent)}
     if "site-packages" not in seen["package"] and "dist-packages" not in seen["package"]:
@@ -54,6 +68,10 @@ def main() -> int:
     seen["backend_files"] = {k: Path(v).name for k, v in loaded_backend_files().items()}
     if info["mode"] == "portable" and "CPU" not in seen["backend_files"]:
         raise SystemExit("portable build, but no CPU backend module was loaded")
+    seen["backend_failures"] = backend_failures()
+    for name, reason in backend_failures().items():
+        if not tolerated("backend-load", reason, args.gpu_optional):
+            raise SystemExit(f"the backend module {name} could not be loaded: {reason}")
     seen["system_info"] = llama_cpp.system_info().strip()
 
     if not args.no_doctor:
@@ -64,11 +82,11 @@ def main() -> int:
             timeout=600,
         )
         report = json.loads(doctor.stdout)
-        tolerated = GPU_ABSENT_CHECKS if args.gpu_optional else set()
         problems = [
             f
             for f in report["findings"]
-            if f["severity"] in ("warn", "fail") and f["check"] not in tolerated
+            if f["severity"] in ("warn", "fail")
+            and not tolerated(f["check"], f["title"], args.gpu_optional)
         ]
         seen["doctor_exit"] = doctor.returncode
         if problems:

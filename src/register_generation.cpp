@@ -52,7 +52,7 @@ public:
             throw std::invalid_argument("the sampler chain is empty: add a sampler first");
         }
         std::unique_lock<std::mutex> lock = ctx_->lock_without_gil();
-        llama_context *c = ctx_->get();
+        ctx_->get();  // raises if the context was closed
         const std::vector<llama_token> &history = ctx_->seq_tokens(seq_);
         for (llama_token t : pending_) {
             check_token(ctx_->vocab(), t);

@@ -47,7 +47,7 @@ SKIPS = [
     (r"^python -m pytest$", "the test suite itself"),
     (r"\bPACKAGE\b|CMAKE_ARGS=\"\.\.\.\"", "a placeholder to fill in"),
     (
-        r"^pip install (--no-deps )?\"?(llama-index|pyyaml|cmake ninja|scikit-build-core)",
+        r"^pip install (--no-deps )?\"?(llama-index|pyyaml|cmake ninja|scikit-build-core|nvidia-)",
         "installs other packages from the package index",
     ),
 ]

@@ -16,6 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "wheels.yml"
 sys.path.insert(0, str(REPO / "ci"))
+import smoke_test  # noqa: E402
 import variant  # noqa: E402
 
 
@@ -114,6 +115,32 @@ def test_cuda_wheels_leave_the_cuda_runtime_out() -> None:
     if sys.platform == "linux":
         excluded = [command[i + 1] for i, c in enumerate(command) if c == "--exclude"]
         assert {"libcuda.so.1", "libcudart.so.12", "libcublas.so.12"} <= set(excluded)
+
+
+def test_cuda_wheels_are_tested_with_their_runtime_extra() -> None:
+    pyproject = (REPO / "pyproject.toml").read_text()
+    cuda12 = pyproject.split("\ncuda12 = [", 1)[1].split("]", 1)[0]
+    cuda13 = pyproject.split("\ncuda13 = [", 1)[1].split("]", 1)[0]
+    assert '"nvidia-cuda-runtime-cu12;' in cuda12 and '"nvidia-cublas-cu12;' in cuda12
+    assert '"nvidia-cuda-runtime>=13,<14;' in cuda13 and '"nvidia-cublas>=13,<14;' in cuda13
+    workflow = (REPO / ".github" / "workflows" / "wheels.yml").read_text()
+    assert "CIBW_TEST_EXTRAS: ${{ startsWith(matrix.variant, 'cuda') && matrix.variant" in workflow
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "gpu_optional", "expected"),
+    [
+        ("backend-load", "libcuda.so.1: cannot open shared object file", True, True),
+        ("backend-load", "libcudart.so.12: cannot open shared object file", True, False),
+        ("backend-load", "libcuda.so.1: cannot open shared object file", False, False),
+        ("backend-devices", "the build has CUDA, but CUDA found no device", True, True),
+        ("cached-wheel", "CMAKE_ARGS asks for CUDA", True, False),
+    ],
+)
+def test_the_smoke_test_tolerates_only_a_missing_gpu(
+    check: str, text: str, gpu_optional: bool, expected: bool
+) -> None:
+    assert smoke_test.tolerated(check, text, gpu_optional) is expected
 
 
 def test_install_build_deps_knows_every_linux_variant() -> None:

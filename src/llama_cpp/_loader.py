@@ -3,11 +3,13 @@ portable build) the ggml backend modules shipped beside it in ``llama_cpp/lib``.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +21,11 @@ DOCTOR_HINT = (
 
 # backend name -> the module file it was loaded from (portable builds)
 _backend_files: dict[str, str] = {}
+# backend module file name -> why it could not be loaded (portable builds)
+_backend_failures: dict[str, str] = {}
+# libraries of NVIDIA's pip packages loaded ahead of a CUDA backend module
+_preloaded: list[str] = []
+_preloaded_handles: list[Any] = []
 _dll_directories: list[Any] = []
 # the compiled module once its backends are loaded
 _ready: ModuleType | None = None
@@ -40,6 +47,33 @@ def loaded_backend_files() -> dict[str, str]:
     return dict(_backend_files)
 
 
+def backend_failures() -> dict[str, str]:
+    """Backend modules shipped in ``llama_cpp/lib`` that could not be loaded, with the
+    loader's reason, e.g. ``{"libggml-cuda.so": "libcudart.so.12: cannot open shared
+    object file: No such file or directory"}``. Empty when every backend loaded."""
+    return dict(_backend_failures)
+
+
+def preloaded_libraries() -> list[str]:
+    """Libraries from NVIDIA's pip packages loaded for the CUDA backend (see
+    :func:`load_core`)."""
+    return list(_preloaded)
+
+
+def warn_unloaded_backends(n_gpu_layers: int) -> None:
+    """Warn when layers were asked for a GPU while a shipped GPU backend did not load:
+    the model then runs on the CPU, which would otherwise go unnoticed."""
+    if n_gpu_layers == 0 or not _backend_failures:
+        return
+    reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(_backend_failures.items()))
+    warnings.warn(
+        f"n_gpu_layers={n_gpu_layers}, but a backend module of this installation could not be "
+        f"loaded ({reasons}), so the model runs without it. For the fix, run: llama-cpp doctor",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def load_core() -> ModuleType:
     """Import ``llama_cpp._core`` (turning a bare loader error into an explanation) and,
     once per process, load the backend modules a portable build keeps beside it; also
@@ -58,6 +92,7 @@ def load_core() -> ModuleType:
         except ImportError as error:
             raise ImportError(_explain(error)) from error
     if lib is not None:
+        _preload_cuda_libraries(lib)
         _load_backend_modules(core, lib)
     _ready = core
     return core
@@ -72,6 +107,7 @@ def _load_backend_modules(core: ModuleType, lib: Path) -> None:
         core.set_log_callback(None)
     for match in re.finditer(r"loaded (\S+) backend from (.+)", "".join(lines)):
         _backend_files[match.group(1)] = match.group(2).strip()
+    _backend_failures.update(_find_load_failures(lib, set(_backend_files.values())))
     if "CPU" not in core.backends():
         shipped = sorted(p.name for p in lib.iterdir() if "ggml-cpu" in p.name)
         raise ImportError(
@@ -80,6 +116,67 @@ def _load_backend_modules(core: ModuleType, lib: Path) -> None:
             "Reinstall with: pip install --force-reinstall --no-cache-dir llama-cpp-pybind\n"
             + DOCTOR_HINT
         )
+
+
+# [lib]ggml-<backend>[-<variant>].<ext>: a backend module (not libggml / libggml-base)
+_BACKEND_MODULE = re.compile(r"^(?:lib)?ggml-(?!base\b)([a-z]+)(?:-[\w]+)?\.(?:so|dll|dylib)$")
+
+
+def _find_load_failures(lib: Path, loaded: set[str]) -> dict[str, str]:
+    """ggml loads backend modules silently: one whose libraries are missing is simply
+    not there. For each backend with no module loaded, load a module of it here to get
+    the loader's reason (CPU variants are skipped: they are scored, not all loaded)."""
+    loaded_names = {Path(f).name for f in loaded}
+    families: dict[str, list[Path]] = {}
+    for path in sorted(lib.iterdir()):
+        match = _BACKEND_MODULE.match(path.name)
+        if match and match.group(1) != "cpu":
+            families.setdefault(match.group(1), []).append(path)
+    failures = {}
+    for modules in families.values():
+        if any(m.name in loaded_names for m in modules):
+            continue
+        for module in modules:
+            try:
+                ctypes.CDLL(str(module))
+            except OSError as error:
+                failures[module.name] = str(error).replace(str(module) + ": ", "")
+    return failures
+
+
+# Where NVIDIA's pip packages keep the CUDA runtime and cuBLAS: CUDA 12 has one
+# directory per component, CUDA 13 one for all.
+_NVIDIA_LIB_DIRS = ("cuda_runtime/lib", "cublas/lib", "cu13/lib")
+_NVIDIA_LIBS = ("cudart", "cublasLt", "cublas")  # in dependency order
+
+
+def _preload_cuda_libraries(lib: Path) -> None:
+    """The CUDA wheels leave the CUDA runtime and cuBLAS out (they are large and the
+    toolkit or NVIDIA's pip packages provide them). When the pip packages are installed
+    (the ``cuda12``/``cuda13`` extras), load their libraries first so the CUDA backend
+    module finds them; otherwise the module looks where the system's loader looks."""
+    if not any(p.name.startswith(("libggml-cuda", "ggml-cuda")) for p in lib.iterdir()):
+        return
+    for entry in sys.path:
+        nvidia = Path(entry or ".") / "nvidia"
+        if not nvidia.is_dir():
+            continue
+        if os.name == "nt":
+            for directory in sorted(nvidia.glob("*/bin")) + sorted(nvidia.glob("*/bin/x*64")):
+                if any(directory.glob("*.dll")):
+                    _dll_directories.append(os.add_dll_directory(str(directory)))
+            continue
+        for name in _NVIDIA_LIBS:
+            for directory in _NVIDIA_LIB_DIRS:
+                for path in sorted((nvidia / directory).glob(f"lib{name}.so.*")):
+                    exact = re.fullmatch(rf"lib{name}\.so\.\d+", path.name)
+                    if not exact or str(path) in _preloaded:
+                        continue
+                    try:
+                        _preloaded_handles.append(ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL))
+                    except OSError:
+                        continue  # a damaged package: the failure shows as a backend failure
+                    _preloaded.append(str(path))
 
 
 def _explain(error: ImportError) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from llama_cpp import _chat, _core, _embedding, _params
+from llama_cpp import _chat, _core, _embedding, _loader, _params
 from llama_cpp._completion import CompletionRun, LogprobsBuilder
 from llama_cpp._constants import (
     LLAMA_ATTENTION_TYPE_UNSPECIFIED,
@@ -185,6 +185,7 @@ class Llama:
         self.n_batch = self.context_params.n_batch
         self.metadata: dict[str, str] = self._model.metadata
         _params.warn_rope_override(self.metadata, rope_freq_base)
+        _loader.warn_unloaded_backends(self.model_params.n_gpu_layers)
         self._token_text = _TokenText(self._model)
         self._formatter: Any | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llama_cpp.doctor._check_modules import failed_backends
 from llama_cpp.doctor._commands import reinstall, system_install
 from llama_cpp.doctor._finding import Finding, build_backends, build_name
 from llama_cpp.doctor._flags import GPU_BACKENDS
@@ -197,9 +198,10 @@ def check_backend_devices(report: dict[str, Any]) -> list[Finding]:
     if not runtime.get("ok"):
         return []
     registered = {build_name(d.get("backend", "")) for d in runtime.get("devices") or []}
+    unloaded = failed_backends(report)  # reported with their reason by backend-load
     findings = []
     for backend in build_backends(report):
-        if backend not in GPU_BACKENDS or backend in registered:
+        if backend not in GPU_BACKENDS or backend in registered or backend in unloaded:
             continue
         hint = {
             "CUDA": "The NVIDIA driver is missing or cannot see a GPU (check nvidia-smi).",

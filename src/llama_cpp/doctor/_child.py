@@ -94,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--n-gpu-layers", type=int, default=-1)
     args = parser.parse_args(argv)
-    from llama_cpp._loader import load_core, loaded_backend_files
+    from llama_cpp._loader import (
+        backend_failures,
+        load_core,
+        loaded_backend_files,
+        preloaded_libraries,
+    )
 
     try:
         core = load_core()
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     facts = _core_facts(core)
     facts["backend_files"] = loaded_backend_files()
+    facts["backend_failures"] = backend_failures()
+    facts["preloaded_libraries"] = preloaded_libraries()
     # the facts first: if the model run crashes the process, they are already out
     print(MARKER + json.dumps(facts), flush=True)
     if args.model:

@@ -1,0 +1,101 @@
+"""Backend modules a portable build ships in ``llama_cpp/lib`` that did not load.
+
+ggml loads backend modules silently, so a CUDA wheel on a machine without the CUDA
+runtime quietly runs on the CPU. The loader records each module's failure
+(``llama_cpp._loader.backend_failures``); this turns the reason into the fix."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llama_cpp.doctor._commands import LIBRARY_PACKAGES, reinstall, system_install
+from llama_cpp.doctor._finding import Finding
+
+# a backend module's file name part -> the build info's backend name
+BACKEND_OF_MODULE = {
+    "cuda": "CUDA",
+    "hip": "ROCm",
+    "metal": "Metal",
+    "vulkan": "Vulkan",
+    "blas": "BLAS",
+    "sycl": "SYCL",
+    "opencl": "OpenCL",
+    "rpc": "RPC",
+    "musa": "MUSA",
+    "cann": "CANN",
+}
+_MODULE = re.compile(r"^(?:lib)?ggml-([a-z]+)")
+# NVIDIA's pip packages with the CUDA runtime and cuBLAS, per CUDA major version
+CUDA_PIP_PACKAGES = {
+    "12": "nvidia-cuda-runtime-cu12 nvidia-cublas-cu12",
+    "13": '"nvidia-cuda-runtime==13.*" "nvidia-cublas==13.*"',
+}
+
+
+def module_backend(file_name: str) -> str:
+    """The backend a module file belongs to: libggml-cuda.so -> CUDA."""
+    match = _MODULE.match(file_name)
+    part = match.group(1) if match else file_name
+    return BACKEND_OF_MODULE.get(part, part)
+
+
+def failed_backends(report: dict[str, Any]) -> set[str]:
+    failures = (report.get("runtime") or {}).get("backend_failures") or {}
+    return {module_backend(name) for name in failures}
+
+
+def _fix(report: dict[str, Any], reason: str) -> tuple[str, str | None]:
+    """(what the reason means, the command that fixes it or None)."""
+    pip = report.get("system", {}).get("pip", "pip")
+    cuda = re.search(
+        r"(?:libcudart|libcublas(?:Lt)?)\.so\.(\d+)|(?:cudart|cublas(?:Lt)?)64_(\d+)", reason
+    )
+    if cuda:
+        major = cuda.group(1) or cuda.group(2)
+        packages = CUDA_PIP_PACKAGES.get(major)
+        detail = (
+            f"The CUDA {major} runtime or cuBLAS is missing: the wheels leave them out. "
+            f"NVIDIA's pip packages provide them (llama_cpp loads them from there), "
+            f"as does a CUDA {major}.x toolkit on the loader's path."
+        )
+        return detail, f"{pip} install {packages}" if packages else None
+    if re.search(r"libcuda\.so|nvcuda\.dll", reason):
+        from llama_cpp.doctor._check_gpu import driver_install
+
+        return "The NVIDIA driver is not installed (it provides libcuda).", driver_install(report)
+    if re.search(r"libvulkan\.so|vulkan-1\.dll", reason):
+        return (
+            "The Vulkan loader is missing (GPU drivers and the distribution's "
+            "Vulkan loader package provide it).",
+            system_install(report, LIBRARY_PACKAGES["libvulkan"]),
+        )
+    return "The installation may be incomplete or damaged.", reinstall(report, None)
+
+
+def check_backend_modules(report: dict[str, Any]) -> list[Finding]:
+    runtime = report.get("runtime") or {}
+    findings = []
+    for name, reason in sorted((runtime.get("backend_failures") or {}).items()):
+        backend = module_backend(name)
+        detail, fix = _fix(report, reason)
+        findings.append(
+            Finding(
+                "backend-load",
+                "fail",
+                f"the {backend} backend ({name}) could not be loaded: {reason}",
+                detail + f" Until it loads, models run without {backend}.",
+                fix,
+            )
+        )
+    preloaded = runtime.get("preloaded_libraries") or []
+    if preloaded:
+        names = ", ".join(sorted({p.replace("\\", "/").rsplit("/", 1)[-1] for p in preloaded}))
+        findings.append(
+            Finding(
+                "cuda-libraries",
+                "info",
+                f"CUDA libraries loaded from NVIDIA's pip packages: {names}",
+            )
+        )
+    return findings
