@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from llama_cpp.doctor._commands import LIBRARY_PACKAGES, reinstall, system_install
+from llama_cpp.doctor._commands import (
+    DISTRIBUTION,
+    LIBRARY_PACKAGES,
+    reinstall,
+    system_install,
+)
 from llama_cpp.doctor._finding import Finding
 
 # a backend module's file name part -> the build info's backend name
@@ -70,7 +75,13 @@ def _fix(report: dict[str, Any], reason: str) -> tuple[str, str | None]:
             "Vulkan loader package provide it).",
             system_install(report, LIBRARY_PACKAGES["libvulkan"]),
         )
-    return "The installation may be incomplete or damaged.", reinstall(report, None)
+    if (report.get("install") or {}).get("source"):
+        return "The installation may be incomplete or damaged.", reinstall(report, None)
+    # a wheel: reinstall the same wheel (a source build would give a different build)
+    return (
+        "The installation may be incomplete or damaged.",
+        f"{pip} install --force-reinstall --no-cache-dir {DISTRIBUTION}",
+    )
 
 
 def check_backend_modules(report: dict[str, Any]) -> list[Finding]:
