@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -327,4 +328,8 @@ def _sse(stream: ChunkStream[Any]) -> EventSourceResponse:
             await chunks.aclose()
         yield _event("[DONE]")
 
-    return EventSourceResponse(events(), ping=15)
+    body = events()
+    # a client gone before the response started: the body is dropped unstarted, so no
+    # finally runs in it; the job is cancelled when the body goes instead
+    weakref.finalize(body, stream.run.generation.cancel)
+    return EventSourceResponse(body, ping=15)
