@@ -116,3 +116,29 @@ def test_layers_asked_for_a_gpu_whose_backend_did_not_load_are_warned_about(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Llama(str(model_path), n_gpu_layers=0, n_ctx=64, verbose=False)  # CPU asked: silent
+
+
+@pytest.mark.parametrize(
+    ("family", "cuda", "expected"),
+    [
+        ("cuda", "12.8", ["cudart64_12.dll", "cublas64_12.dll", "cublasLt64_12.dll", "nvcuda.dll"]),
+        (
+            "cuda",
+            "13.0.88",
+            ["cudart64_13.dll", "cublas64_13.dll", "cublasLt64_13.dll", "nvcuda.dll"],
+        ),
+        ("cuda", "", ["nvcuda.dll"]),
+        ("vulkan", None, ["vulkan-1.dll"]),
+        ("blas", None, []),
+    ],
+)
+def test_windows_dependencies_name_what_the_doctor_knows_how_to_fix(
+    family: str, cuda: str | None, expected: list[str]
+) -> None:
+    from llama_cpp.doctor._check_modules import _fix
+
+    names = _loader.windows_dependencies(family, cuda)
+    assert names == expected
+    for name in names:  # each missing DLL maps to its specific fix, never the generic one
+        detail, _ = _fix({"system": {"pip": "pip"}}, f"Could not find module (missing: {name})")
+        assert "damaged" not in detail

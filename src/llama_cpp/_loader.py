@@ -133,15 +133,46 @@ def _find_load_failures(lib: Path, loaded: set[str]) -> dict[str, str]:
         if match and match.group(1) != "cpu":
             families.setdefault(match.group(1), []).append(path)
     failures = {}
-    for modules in families.values():
+    for family, modules in families.items():
         if any(m.name in loaded_names for m in modules):
             continue
         for module in modules:
             try:
                 ctypes.CDLL(str(module))
             except OSError as error:
-                failures[module.name] = str(error).replace(str(module) + ": ", "")
+                reason = str(error).replace(str(module) + ": ", "")
+                if os.name == "nt":  # Windows does not say which dependency is missing
+                    missing = [n for n in windows_dependencies(family) if not _loadable(n)]
+                    if missing:
+                        reason += f" (missing: {', '.join(missing)})"
+                failures[module.name] = reason
     return failures
+
+
+def windows_dependencies(family: str, cuda_version: str | None = None) -> list[str]:
+    """The DLLs outside the package a Windows backend module of ``family`` needs (the
+    CUDA ones for the CUDA version the build used, from the build info by default)."""
+    if family == "vulkan":
+        return ["vulkan-1.dll"]
+    if family != "cuda":
+        return []
+    if cuda_version is None:
+        from llama_cpp._build_info import build_info
+
+        cuda_version = str(build_info().get("cuda_version") or "")
+    major = cuda_version.split(".")[0]
+    if not major.isdigit():
+        return ["nvcuda.dll"]
+    return [f"cudart64_{major}.dll", f"cublas64_{major}.dll", f"cublasLt64_{major}.dll",
+            "nvcuda.dll"]  # fmt: skip
+
+
+def _loadable(name: str) -> bool:
+    try:
+        ctypes.WinDLL(name)  # type: ignore[attr-defined]
+    except OSError:
+        return False
+    return True
 
 
 # Where NVIDIA's pip packages keep the CUDA runtime and cuBLAS: CUDA 12 has one
