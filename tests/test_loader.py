@@ -142,3 +142,38 @@ def test_windows_dependencies_name_what_the_doctor_knows_how_to_fix(
     for name in names:  # each missing DLL maps to its specific fix, never the generic one
         detail, _ = _fix({"system": {"pip": "pip"}}, f"Could not find module (missing: {name})")
         assert "damaged" not in detail
+
+
+@pytest.mark.parametrize(
+    ("windows", "files", "expected"),
+    [
+        (  # CUDA 12 packages on Linux: one directory per component; version-suffixed copies skipped
+            False,
+            ["cublas/lib/libcublas.so.12", "cublas/lib/libcublasLt.so.12",
+             "cuda_runtime/lib/libcudart.so.12", "cuda_runtime/lib/libcudart.so.12.9.79",
+             "cublas/lib/libnvblas.so.12"],
+            ["cuda_runtime/lib/libcudart.so.12", "cublas/lib/libcublasLt.so.12",
+             "cublas/lib/libcublas.so.12"],
+        ),
+        (  # CUDA 13 packages on Linux: one directory for all
+            False,
+            ["cu13/lib/libcublas.so.13", "cu13/lib/libcublasLt.so.13", "cu13/lib/libcudart.so.13"],
+            ["cu13/lib/libcudart.so.13", "cu13/lib/libcublasLt.so.13", "cu13/lib/libcublas.so.13"],
+        ),
+        (  # Windows: DLLs in bin/ or a directory below it
+            True,
+            ["cublas/bin/cublas64_12.dll", "cublas/bin/cublasLt64_12.dll",
+             "cuda_runtime/bin/cudart64_12.dll", "cu13/bin/x86_64/cudart64_13.dll"],
+            ["cuda_runtime/bin/cudart64_12.dll", "cu13/bin/x86_64/cudart64_13.dll",
+             "cublas/bin/cublasLt64_12.dll", "cublas/bin/cublas64_12.dll"],
+        ),
+    ],
+)  # fmt: skip
+def test_nvidia_library_files_are_listed_in_load_order(
+    windows: bool, files: list[str], expected: list[str], tmp_path: Path
+) -> None:
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found = _loader.nvidia_library_files(tmp_path, windows)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == expected

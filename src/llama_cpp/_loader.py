@@ -138,7 +138,7 @@ def _find_load_failures(lib: Path, loaded: set[str]) -> dict[str, str]:
             continue
         for module in modules:
             try:
-                ctypes.CDLL(str(module))
+                _load_like_ggml(str(module))
             except OSError as error:
                 reason = str(error).replace(str(module) + ": ", "")
                 if os.name == "nt":  # Windows does not say which dependency is missing
@@ -167,47 +167,71 @@ def windows_dependencies(family: str, cuda_version: str | None = None) -> list[s
             "nvcuda.dll"]  # fmt: skip
 
 
+def _load_like_ggml(name: str) -> Any:
+    """Load a library the way ggml does: on Windows plain LoadLibrary, whose search
+    includes PATH (ctypes' default leaves PATH out)."""
+    if os.name == "nt":
+        return ctypes.CDLL(name, winmode=0)
+    return ctypes.CDLL(name)
+
+
 def _loadable(name: str) -> bool:
     try:
-        ctypes.WinDLL(name)  # type: ignore[attr-defined]
+        _load_like_ggml(name)
     except OSError:
         return False
     return True
 
 
-# Where NVIDIA's pip packages keep the CUDA runtime and cuBLAS: CUDA 12 has one
-# directory per component, CUDA 13 one for all.
-_NVIDIA_LIB_DIRS = ("cuda_runtime/lib", "cublas/lib", "cu13/lib")
+# Where NVIDIA's pip packages keep the CUDA runtime and cuBLAS: CUDA 12 has a directory
+# per component, CUDA 13 one for all; shared objects in lib/, DLLs in bin/ (or below it).
+_NVIDIA_COMPONENTS = ("cuda_runtime", "cublas", "cu13")
 _NVIDIA_LIBS = ("cudart", "cublasLt", "cublas")  # in dependency order
+
+
+def nvidia_library_files(nvidia: Path, windows: bool) -> list[Path]:
+    """The CUDA runtime and cuBLAS libraries under an ``nvidia`` package directory, in
+    the order they must be loaded: ``libcudart.so.12`` ... or ``cudart64_12.dll`` ..."""
+    found: list[Path] = []
+    for name in _NVIDIA_LIBS:
+        for component in _NVIDIA_COMPONENTS:
+            if windows:
+                candidates = [*(nvidia / component).glob(f"bin/{name}64_*.dll"),
+                              *(nvidia / component).glob(f"bin/*/{name}64_*.dll")]  # fmt: skip
+                pattern = rf"{name}64_\d+\.dll"
+            else:
+                candidates = list((nvidia / component).glob(f"lib/lib{name}.so.*"))
+                pattern = rf"lib{name}\.so\.\d+"
+            found += sorted(p for p in candidates if re.fullmatch(pattern, p.name))
+    return found
 
 
 def _preload_cuda_libraries(lib: Path) -> None:
     """The CUDA wheels leave the CUDA runtime and cuBLAS out (they are large and the
     toolkit or NVIDIA's pip packages provide them). When the pip packages are installed
-    (the ``cuda12``/``cuda13`` extras), load their libraries first so the CUDA backend
-    module finds them; otherwise the module looks where the system's loader looks."""
+    (the ``cuda12``/``cuda13`` extras), load their libraries first, by full path, so the
+    CUDA backend module finds them already loaded (ggml's loader would not look there);
+    otherwise the module looks where the system's loader looks."""
     if not any(p.name.startswith(("libggml-cuda", "ggml-cuda")) for p in lib.iterdir()):
         return
+    windows = os.name == "nt"
     for entry in sys.path:
         nvidia = Path(entry or ".") / "nvidia"
         if not nvidia.is_dir():
             continue
-        if os.name == "nt":
-            for directory in sorted(nvidia.glob("*/bin")) + sorted(nvidia.glob("*/bin/x*64")):
-                if any(directory.glob("*.dll")):
-                    _dll_directories.append(os.add_dll_directory(str(directory)))
-            continue
-        for name in _NVIDIA_LIBS:
-            for directory in _NVIDIA_LIB_DIRS:
-                for path in sorted((nvidia / directory).glob(f"lib{name}.so.*")):
-                    exact = re.fullmatch(rf"lib{name}\.so\.\d+", path.name)
-                    if not exact or str(path) in _preloaded:
-                        continue
-                    try:
-                        _preloaded_handles.append(ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL))
-                    except OSError:
-                        continue  # a damaged package: the failure shows as a backend failure
-                    _preloaded.append(str(path))
+        for path in nvidia_library_files(nvidia, windows):
+            if str(path) in _preloaded:
+                continue
+            try:
+                if windows:
+                    _dll_directories.append(os.add_dll_directory(str(path.parent)))
+                    handle = ctypes.CDLL(str(path))
+                else:
+                    handle = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                continue  # a damaged package: the failure shows as a backend failure
+            _preloaded_handles.append(handle)
+            _preloaded.append(str(path))
 
 
 def _explain(error: ImportError) -> str:
