@@ -95,12 +95,21 @@ def test_nvidia_pip_packages_are_loaded_ahead_of_the_cuda_module(
     assert _loader._find_load_failures(lib, loaded=set()) == {}
 
 
-def test_no_cuda_module_means_nothing_is_preloaded(tmp_path: Path) -> None:
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    before = _loader.preloaded_libraries()
-    _loader._preload_cuda_libraries(lib)
-    assert _loader.preloaded_libraries() == before
+def test_without_a_cuda_module_nvidia_packages_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, cudart = make_cuda_module(tmp_path, 94)
+    package_lib = tmp_path / "site-packages" / "nvidia" / "cuda_runtime" / "lib"
+    package_lib.mkdir(parents=True)
+    shutil.copy(cudart, package_lib / cudart.name)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "site-packages"), *sys.path])
+    cpu_only = tmp_path / "cpu-only"
+    cpu_only.mkdir()
+    (cpu_only / "libggml-cpu-haswell.so").write_bytes(b"")
+    _loader._preload_cuda_libraries(cpu_only)
+    assert str(package_lib / cudart.name) not in _loader.preloaded_libraries()
+    _loader._preload_cuda_libraries(tmp_path / "lib")  # the same packages, with a CUDA module
+    assert _loader.preloaded_libraries()[-1] == str(package_lib / cudart.name)
 
 
 def test_layers_asked_for_a_gpu_whose_backend_did_not_load_are_warned_about(

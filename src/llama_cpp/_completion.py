@@ -213,18 +213,18 @@ class CompletionChunks:
         self.run = run
         self.builder = run._logprobs()
 
-    def _logprobs(self) -> CompletionLogprobs | None:
+    def _take_logprobs(self) -> CompletionLogprobs | None:
         return self.builder.take() if self.builder is not None else None
 
     def begin(self) -> list[CreateCompletionResponse]:
         if not self.run.prefix_text:
             return []
-        return [self.run._chunk(self.run.prefix_text, self._logprobs(), None)]
+        return [self.run._chunk(self.run.prefix_text, self._take_logprobs(), None)]
 
     def piece(self, text: str, entries: Entries | None) -> list[CreateCompletionResponse]:
         if self.builder is not None:
             self.builder.add_chunk(entries)
-        return [self.run._chunk(text, self._logprobs(), None)] if text else []
+        return [self.run._chunk(text, self._take_logprobs(), None)] if text else []
 
     def end(self) -> list[CreateCompletionResponse]:
         out = []

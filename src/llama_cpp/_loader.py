@@ -61,8 +61,9 @@ def preloaded_libraries() -> list[str]:
 
 
 def warn_unloaded_backends(n_gpu_layers: int) -> None:
-    """Warn when layers were asked for a GPU while a shipped GPU backend did not load:
-    the model then runs on the CPU, which would otherwise go unnoticed."""
+    """Warn when layers were asked for a GPU while a backend module shipped with this
+    installation did not load (a GPU backend: the model then runs on the CPU), which would
+    otherwise go unnoticed."""
     if n_gpu_layers == 0 or not _backend_failures:
         return
     reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(_backend_failures.items()))

@@ -12,8 +12,10 @@ from llama_cpp.doctor._commands import (
     VULKAN_BUILD_PACKAGES,
     add_msvc_workload,
     compiler_install,
+    pip_of,
     reinstall,
     set_env_command,
+    shell_of,
     system_install,
     unset_env_command,
 )
@@ -32,10 +34,6 @@ _LEGACY_NOTES = {
     "LLAMA_KOMPUTE": "Kompute was removed from llama.cpp in 2025; Vulkan replaces it",
     "GGML_KOMPUTE": "Kompute was removed from llama.cpp in 2025; Vulkan replaces it",
 }
-
-
-def _shell(report: dict[str, Any]) -> str:
-    return str(report.get("system", {}).get("shell", "posix"))
 
 
 def check_cmake_args(report: dict[str, Any]) -> list[Finding]:
@@ -82,7 +80,7 @@ def check_pip_cache(report: dict[str, Any]) -> list[Finding]:
     cached = (report.get("environment") or {}).get("pip_cached_wheels") or []
     if not cached:
         return []
-    pip = report.get("system", {}).get("pip", "pip")
+    pip = pip_of(report)
     return [
         Finding(
             "pip-cache",
@@ -98,7 +96,7 @@ def check_pip_cache(report: dict[str, Any]) -> list[Finding]:
 def check_legacy_flags(report: dict[str, Any]) -> list[Finding]:
     env = report.get("environment") or {}
     findings: list[Finding] = []
-    shell = _shell(report)
+    shell = shell_of(report)
     defines = parse_cmake_args(env.get("CMAKE_ARGS"))
     legacy = legacy_in(defines)
     if legacy:
@@ -187,7 +185,7 @@ def _toolchain_summary(tools: dict[str, Any]) -> str:
 
 def _compiler_findings(report: dict[str, Any], tools: dict[str, Any]) -> list[Finding]:
     os_name = report.get("system", {}).get("os")
-    shell = _shell(report)
+    shell = shell_of(report)
     if os_name == "Windows":
         studio = tools.get("visual_studio") or {}
         installations = studio.get("installations") or []
@@ -239,7 +237,7 @@ def _compiler_findings(report: dict[str, Any], tools: dict[str, Any]) -> list[Fi
 
 def _nvcc_findings(report: dict[str, Any], tools: dict[str, Any]) -> list[Finding]:
     nvcc = tools.get("nvcc")
-    shell = _shell(report)
+    shell = shell_of(report)
     if nvcc is None:
         return [
             Finding(

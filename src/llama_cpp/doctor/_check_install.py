@@ -7,7 +7,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from llama_cpp.doctor._commands import LIBRARY_PACKAGES, reinstall, system_install
+from llama_cpp.doctor._commands import (
+    LIBRARY_PACKAGES,
+    classify_missing_library,
+    pip_of,
+    reinstall,
+    system_install,
+)
 from llama_cpp.doctor._finding import Finding
 from llama_cpp.doctor._runtime import python_of_tag
 
@@ -17,7 +23,7 @@ def check_other_providers(report: dict[str, Any]) -> list[Finding]:
     if not others:
         return []
     names = ", ".join(f"{o['name']} {o['version']}" for o in others)
-    pip = report.get("system", {}).get("pip", "pip")
+    pip = pip_of(report)
     uninstall = " ".join(o["name"] for o in others)
     return [
         Finding(
@@ -69,16 +75,16 @@ def _explain_missing_library(report: dict[str, Any], runtime: dict[str, Any]) ->
     fix: str | None = None
     rebuild: str | None = None
     detail = runtime.get("detail", "")
-    stem = (library or "").split(".so")[0].split(".dylib")[0]
-    if stem in LIBRARY_PACKAGES:
-        fix = system_install(report, LIBRARY_PACKAGES[stem])
-    elif stem.startswith(("libcudart", "libcublas", "cudart", "cublas")):
+    kind, name = classify_missing_library(library or "") or ("", "")
+    if kind == "package":
+        fix = system_install(report, LIBRARY_PACKAGES[name])
+    elif kind == "cuda-runtime":
         detail += (
             "\nThe CUDA runtime libraries are missing: install the CUDA Toolkit this build "
             "was made with, or rebuild without CUDA:"
         )
         fix, rebuild = reinstall(report, "-DGGML_CUDA=off"), "-DGGML_CUDA=off"
-    elif stem.startswith(("libcuda", "nvcuda")):
+    elif kind == "nvidia-driver":
         detail += (
             "\nlibcuda is the NVIDIA driver itself: install the driver, or rebuild without CUDA."
         )

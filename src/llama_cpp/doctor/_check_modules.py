@@ -12,23 +12,18 @@ from typing import Any
 from llama_cpp.doctor._commands import (
     DISTRIBUTION,
     LIBRARY_PACKAGES,
+    classify_missing_library,
+    pip_of,
     reinstall,
     system_install,
 )
 from llama_cpp.doctor._finding import Finding
+from llama_cpp.doctor._flags import BACKEND_OF_OPTION
 
-# a backend module's file name part -> the build info's backend name
+# a backend module's file name part -> the build info's backend name (ggml names both
+# after the option: GGML_CUDA builds libggml-cuda)
 BACKEND_OF_MODULE = {
-    "cuda": "CUDA",
-    "hip": "ROCm",
-    "metal": "Metal",
-    "vulkan": "Vulkan",
-    "blas": "BLAS",
-    "sycl": "SYCL",
-    "opencl": "OpenCL",
-    "rpc": "RPC",
-    "musa": "MUSA",
-    "cann": "CANN",
+    option.removeprefix("GGML_").lower(): backend for option, backend in BACKEND_OF_OPTION.items()
 }
 _MODULE = re.compile(r"^(?:lib)?ggml-([a-z]+)")
 # NVIDIA's pip packages with the CUDA runtime and cuBLAS, per CUDA major version
@@ -52,28 +47,25 @@ def failed_backends(report: dict[str, Any]) -> set[str]:
 
 def _fix(report: dict[str, Any], reason: str) -> tuple[str, str | None]:
     """(what the reason means, the command that fixes it or None)."""
-    pip = report.get("system", {}).get("pip", "pip")
-    cuda = re.search(
-        r"(?:libcudart|libcublas(?:Lt)?)\.so\.(\d+)|(?:cudart|cublas(?:Lt)?)64_(\d+)", reason
-    )
-    if cuda:
-        major = cuda.group(1) or cuda.group(2)
-        packages = CUDA_PIP_PACKAGES.get(major)
+    pip = pip_of(report)
+    kind, name = classify_missing_library(reason) or ("", "")
+    if kind == "cuda-runtime":
+        packages = CUDA_PIP_PACKAGES.get(name)
         detail = (
-            f"The CUDA {major} runtime or cuBLAS is missing: the wheels leave them out. "
+            f"The CUDA {name} runtime or cuBLAS is missing: the wheels leave them out. "
             f"NVIDIA's pip packages provide them (llama_cpp loads them from there), "
-            f"as does a CUDA {major}.x toolkit on the loader's path."
+            f"as does a CUDA {name}.x toolkit on the loader's path."
         )
         return detail, f"{pip} install {packages}" if packages else None
-    if re.search(r"libcuda\.so|nvcuda\.dll", reason):
+    if kind == "nvidia-driver":
         from llama_cpp.doctor._check_gpu import driver_install
 
         return "The NVIDIA driver is not installed (it provides libcuda).", driver_install(report)
-    if re.search(r"libvulkan\.so|vulkan-1\.dll", reason):
+    if kind == "package":
+        where = "a GPU driver on Windows, " if name == "libvulkan" else ""
         return (
-            "The Vulkan loader is missing (GPU drivers and the distribution's "
-            "Vulkan loader package provide it).",
-            system_install(report, LIBRARY_PACKAGES["libvulkan"]),
+            f"{name} is missing from the system ({where}the distribution's package provides it).",
+            system_install(report, LIBRARY_PACKAGES[name]),
         )
     if (report.get("install") or {}).get("source"):
         return "The installation may be incomplete or damaged.", reinstall(report, None)

@@ -3,10 +3,21 @@ for how this package was installed (from the package index, or a checkout)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
 DISTRIBUTION = "llama-cpp-pybind"
+
+
+def shell_of(report: dict[str, Any]) -> str:
+    """The user's shell (posix, powershell or cmd), as the probes found it."""
+    return str(report.get("system", {}).get("shell", "posix"))
+
+
+def pip_of(report: dict[str, Any]) -> str:
+    """The pip command of the Python the report is about."""
+    return str(report.get("system", {}).get("pip", "pip"))
 
 
 def set_env_command(shell: str, name: str, value: str) -> str:
@@ -48,9 +59,7 @@ def reinstall(report: dict[str, Any], cmake_args: str | None) -> str:
     ``--force-reinstall`` so the same version is replaced. From a checkout: the
     same, on the checkout's directory (``-e`` when it was an editable install).
     """
-    system = report.get("system", {})
-    shell = system.get("shell", "posix")
-    pip = system.get("pip", "pip")
+    shell, pip = shell_of(report), pip_of(report)
     install = report.get("install", {})
     source = install.get("source")
     if source:
@@ -105,6 +114,27 @@ LIBRARY_PACKAGES = {
     "libgomp": {"debian": "libgomp1", "fedora": "libgomp", "arch": "gcc-libs"},
     "libstdc++": {"debian": "libstdc++6", "fedora": "libstdc++", "arch": "gcc-libs"},
 }
+
+_CUDA_RUNTIME = re.compile(r"(?:cudart|cublas(?:Lt)?)(?:\.so\.|64_)(\d+)")
+_NVIDIA_DRIVER = re.compile(r"libcuda\.so|nvcuda\.dll")
+_LIBRARY_STEM = re.compile(r"\b(lib[\w+]+?)\.(?:so|dylib)\b")
+
+
+def classify_missing_library(text: str) -> tuple[str, str] | None:
+    """What provides a missing library named in ``text`` (a loader message or a name):
+    ``("cuda-runtime", major)`` (the CUDA runtime or cuBLAS), ``("nvidia-driver", "")``,
+    ``("package", stem)`` (a LIBRARY_PACKAGES key), or None."""
+    if match := _CUDA_RUNTIME.search(text):
+        return "cuda-runtime", match.group(1)
+    if _NVIDIA_DRIVER.search(text):
+        return "nvidia-driver", ""
+    if "vulkan-1.dll" in text:
+        return "package", "libvulkan"
+    for match in _LIBRARY_STEM.finditer(text):
+        if match.group(1) in LIBRARY_PACKAGES:
+            return "package", match.group(1)
+    return None
+
 
 COMPILER_PACKAGES = {
     "debian": "build-essential",

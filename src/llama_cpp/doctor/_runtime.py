@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from llama_cpp.doctor._child import MARKER, MODEL_MARKER
+from llama_cpp.doctor._commands import DISTRIBUTION
 from llama_cpp.doctor._run import run_or_raise
 
-DISTRIBUTION = "llama-cpp-pybind"
 # Windows NTSTATUS exit codes of a process that died.
 _WINDOWS_STATUS = {
     0xC000001D: "illegal_instruction",

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llama_cpp import __version__
 from llama_cpp._completion import ChunkStream
 from llama_cpp.server.metrics import Metrics
 from llama_cpp.server.requests import (
@@ -133,7 +134,7 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
         limiter.total_tokens = max(limiter.total_tokens, wanted)
         yield
 
-    app = FastAPI(title="llama-cpp-pybind", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="llama-cpp-pybind", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
