@@ -200,13 +200,24 @@ function(_llama_pybind_check_vulkan)
             "compiler glslc, which llama.cpp needs to build its shaders."
             "\nFix: install ${install_hint}.")
     endif()
+    if(Vulkan_INCLUDE_DIR AND NOT EXISTS "${Vulkan_INCLUDE_DIR}/vulkan/vulkan_core.h")
+        llama_pybind_fail("GGML_VULKAN=ON: Vulkan_INCLUDE_DIR=${Vulkan_INCLUDE_DIR} has no "
+            "vulkan/vulkan_core.h." "\nFix: pass the folder that contains vulkan/ (for headers "
+            "unpacked by ci/vulkan-headers.sh, the path it prints), or leave it unset.")
+    endif()
     if(Vulkan_VERSION AND Vulkan_VERSION VERSION_LESS LLAMA_PYBIND_VULKAN_MIN_VERSION)
         llama_pybind_fail("GGML_VULKAN=ON: the Vulkan headers found (${Vulkan_INCLUDE_DIR}) are "
             "version ${Vulkan_VERSION}; this llama.cpp's Vulkan backend needs "
-            "${LLAMA_PYBIND_VULKAN_MIN_VERSION} or newer (Debian 12 \"bookworm\" ships 1.3.239)."
-            "\nFix: install newer headers: the LunarG Vulkan SDK (set VULKAN_SDK to it), or "
-            "libvulkan-dev from bookworm-backports / Debian 13, Ubuntu 24.04 or newer.")
+            "${LLAMA_PYBIND_VULKAN_MIN_VERSION} or newer (Debian 12 \"bookworm\" ships 1.3.239, "
+            "Ubuntu 22.04 1.3.204)."
+            "\nFix: use newer headers, leaving the system as it is: from a clone of this "
+            "repository, CMAKE_ARGS=\"-DGGML_VULKAN=ON -DVulkan_INCLUDE_DIR=$(bash "
+            "ci/vulkan-headers.sh)\" (Debian 13's or Ubuntu 24.04's libvulkan-dev unpacked into "
+            "a private folder, see docs/install/vulkan.md); or the LunarG Vulkan SDK with "
+            "VULKAN_SDK set to it; or upgrade to Debian 13 / Ubuntu 24.04.")
     endif()
+    message(STATUS "llama-cpp-pybind: Vulkan headers ${Vulkan_VERSION} (${Vulkan_INCLUDE_DIR}), "
+        "loader ${Vulkan_LIBRARY}, glslc ${Vulkan_GLSLC_EXECUTABLE}")
     find_package(SPIRV-Headers CONFIG QUIET)
     if(NOT SPIRV-Headers_FOUND)
         llama_pybind_fail("GGML_VULKAN=ON: the SPIR-V headers (CMake package SPIRV-Headers) "

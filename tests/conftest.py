@@ -44,3 +44,24 @@ def configure(tmp_path: Path):
     from cmake_project import configure_in
 
     return configure_in(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def vulkan_headers() -> Path:
+    """Vulkan headers new enough for llama.cpp, fetched by ci/vulkan-headers.sh into the user's
+    cache (Debian 13's or Ubuntu 24.04's libvulkan-dev unpacked, nothing installed)."""
+    import shutil
+
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        pytest.skip("ci/vulkan-headers.sh needs apt-get and dpkg (Debian or Ubuntu)")
+    done = subprocess.run(
+        ["bash", str(REPO / "ci" / "vulkan-headers.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    include = Path(done.stdout.strip().splitlines()[-1])
+    assert (include / "vulkan" / "vulkan_core.h").is_file(), done.stdout + done.stderr
+    return include

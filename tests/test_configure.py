@@ -314,5 +314,44 @@ def test_vulkan_request_names_missing_or_old_headers(configure) -> None:
             result.flat
         ), result.log
         assert "LunarG Vulkan SDK" in result.flat
+        assert "-DVulkan_INCLUDE_DIR=$(bash ci/vulkan-headers.sh)" in result.flat
     else:
         _assert_configured_or_clear_error(result, "Vulkan")
+
+
+def _header_version(include: Path) -> str:
+    text = (include / "vulkan" / "vulkan_core.h").read_text(encoding="utf-8")
+    major_minor = re.search(
+        r"VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION\(0, (\d+), (\d+),", text
+    )
+    patch = re.search(r"#define VK_HEADER_VERSION (\d+)", text)
+    assert major_minor and patch
+    return f"{major_minor.group(1)}.{major_minor.group(2)}.{patch.group(1)}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="Debian's or Ubuntu's packages")
+@pytest.mark.parametrize("route", ["Vulkan_INCLUDE_DIR", "VULKAN_SDK"])
+def test_vulkan_configures_with_private_headers(
+    configure, vulkan_headers: Path, route: str
+) -> None:
+    """Headers unpacked by ci/vulkan-headers.sh are accepted through both documented routes,
+    beside the system's own older headers, loader and glslc."""
+    if route == "VULKAN_SDK":
+        result = configure("-DLLAMA_CLBLAST=on", env={"VULKAN_SDK": str(vulkan_headers.parent)})
+    else:
+        result = configure("-DGGML_VULKAN=ON", f"-DVulkan_INCLUDE_DIR={vulkan_headers}")
+    if result.returncode != 0 and "glslc" in result.flat:
+        pytest.skip("glslc is not installed (sudo apt-get install glslc spirv-headers)")
+    assert result.returncode == 0, result.log
+    assert "Vulkan" in result.summary_backends()
+    assert f"Vulkan headers {_header_version(vulkan_headers)} ({vulkan_headers})" in result.flat
+
+
+def test_vulkan_include_dir_without_headers_is_named(configure, tmp_path: Path) -> None:
+    empty = tmp_path / "include"
+    empty.mkdir()
+    result = configure("-DGGML_VULKAN=ON", f"-DVulkan_INCLUDE_DIR={empty}")
+    assert result.returncode != 0
+    if "headers and loader were not found" not in result.flat:
+        assert f"Vulkan_INCLUDE_DIR={empty} has no vulkan/vulkan_core.h" in result.flat, result.log

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from llama_cpp.doctor._run import run
+from llama_cpp.doctor._vulkan import parse_vulkaninfo, probe_vulkan
+
+__all__ = ["parse_vulkaninfo", "probe_gpus"]
 
 _PCI_VENDORS = {"0x10de": "NVIDIA", "0x1002": "AMD", "0x8086": "Intel", "0x106b": "Apple"}
 
@@ -22,10 +25,15 @@ def probe_gpus() -> dict[str, Any]:
         "nvidia": probe_nvidia(),
         "amd": probe_amd(),
         "apple": probe_apple(),
-        "vulkan": probe_vulkan(),
+        **_vulkan_entries(probe_vulkan()),
         "opencl": probe_opencl(),
         "pci": probe_pci_display(),
     }
+
+
+def _vulkan_entries(vulkan: dict[str, Any]) -> dict[str, Any]:
+    """``vulkan``: the devices; ``vulkan_loader``: the loader and its drivers (ICDs)."""
+    return {"vulkan": vulkan.pop("devices"), "vulkan_loader": vulkan}
 
 
 def probe_nvidia() -> dict[str, Any]:
@@ -136,31 +144,6 @@ def probe_apple() -> dict[str, Any]:
     out = run(["sysctl", "-n", "machdep.cpu.brand_string"])
     chip = out.stdout.strip() if out is not None and out.returncode == 0 else None
     return {"silicon": silicon, "chip": chip, "metal": silicon}
-
-
-def probe_vulkan() -> list[dict[str, Any]]:
-    """Vulkan devices from ``vulkaninfo --summary``: name, type, API version, driver."""
-    out = run(["vulkaninfo", "--summary"])
-    if out is None or out.returncode != 0:
-        return []
-    return parse_vulkaninfo(out.stdout)
-
-
-def parse_vulkaninfo(text: str) -> list[dict[str, Any]]:
-    """The devices in ``vulkaninfo --summary``'s output."""
-    devices: list[dict[str, Any]] = []
-    for block in re.split(r"\nGPU\d+:\n", text)[1:]:
-        fields = dict(re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", block, re.M))
-        kind = fields.get("deviceType", "").replace("PHYSICAL_DEVICE_TYPE_", "").lower()
-        devices.append(
-            {
-                "name": fields.get("deviceName"),
-                "type": kind or None,
-                "api_version": fields.get("apiVersion"),
-                "driver": fields.get("driverName") or fields.get("driverID"),
-            }
-        )
-    return devices
 
 
 def probe_opencl() -> list[dict[str, Any]]:

@@ -18,6 +18,11 @@ def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+def _vulkan_device(device: dict[str, Any]) -> str:
+    kind = "software: a CPU emulation" if device.get("software") else device.get("type")
+    return f"{device.get('name')} ({kind})"
+
+
 def _gib(n: int | None) -> str:
     return f"{n / 2**30:.1f} GiB" if n else "?"
 
@@ -66,7 +71,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
                 ("Apple", f"{apple.get('chip')}, Metal" if apple.get("silicon") else "-"),
                 (
                     "Vulkan",
-                    ", ".join(f"{d['name']} ({d['type']})" for d in vulkan) or "none found",
+                    ", ".join(_vulkan_device(d) for d in vulkan) or "none found",
                 ),
                 ("OpenCL", ", ".join(p["name"] for p in opencl) or "none found"),
                 ("BLAS", ", ".join(report.get("blas") or []) or "none found"),

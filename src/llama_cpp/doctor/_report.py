@@ -20,6 +20,7 @@ from llama_cpp.doctor._check_install import (
     check_runtime,
 )
 from llama_cpp.doctor._check_modules import check_backend_modules
+from llama_cpp.doctor._check_vulkan import check_vulkan
 from llama_cpp.doctor._finding import Finding
 from llama_cpp.doctor._gpus import probe_blas, probe_gpus
 from llama_cpp.doctor._runtime import probe_install, probe_runtime
@@ -77,6 +78,7 @@ def diagnose(report: dict[str, Any]) -> list[Finding]:
         check_gpu_backends,
         check_backend_modules,
         check_backend_devices,
+        check_vulkan,
         check_cuda_driver,
         check_cmake_args,
         check_pip_cache,
