@@ -26,7 +26,16 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, model_path: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        model_path: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        output: Path | None = None,
+    ):
+        """``output``: a file that gets the server's stdout and stderr (a verbose server
+        writes more than a pipe holds), instead of a pipe."""
+        self._output_file = output.open("w") if output is not None else None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
@@ -35,7 +44,7 @@ class Server:
                      if k not in ("MODEL", "API_KEY", "PORT", "CORS_ORIGINS")}  # fmt: skip
         self.process = subprocess.Popen(
             command,
-            stdout=subprocess.PIPE,
+            stdout=self._output_file or subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env={**inherited, **(env or {})},
@@ -43,7 +52,8 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
+                said = output.read_text() if output else self.process.stdout.read()  # type: ignore[union-attr]
+                raise AssertionError(f"the server exited: {said}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return
@@ -60,6 +70,8 @@ class Server:
             self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        if self._output_file is not None:
+            self._output_file.close()
 
     def health(self) -> dict[str, Any]:
         return httpx.get(self.url + "/health").json()["models"]["smol"]

@@ -29,6 +29,8 @@ _preloaded_handles: list[Any] = []
 _dll_directories: list[Any] = []
 # the compiled module once its backends are loaded
 _ready: ModuleType | None = None
+# warn_no_gpu_device has warned in this process
+_warned_no_device = False
 
 
 def backend_directory() -> Path | None:
@@ -70,6 +72,37 @@ def warn_unloaded_backends(n_gpu_layers: int) -> None:
     warnings.warn(
         f"n_gpu_layers={n_gpu_layers}, but a backend module of this installation could not be "
         f"loaded ({reasons}), so the model runs without it. For the fix, run: llama-cpp doctor",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def warn_no_gpu_device(n_gpu_layers: int) -> None:
+    """Warn once per process when layers were asked for a GPU and the build has a GPU
+    backend that found no device (no driver, a software device ggml skips, a
+    GGML_VK_VISIBLE_DEVICES naming none): the model then runs on the CPU."""
+    global _warned_no_device
+    if n_gpu_layers == 0 or _warned_no_device:
+        return
+    from llama_cpp._build_info import build_info
+    from llama_cpp.doctor._flags import BUILD_NAME_OF_REGISTRY, GPU_BACKENDS
+
+    core = load_core()
+    compiled = [b for b in build_info().get("backends") or [] if b in GPU_BACKENDS]
+    unloaded = {m.group(1) for name in _backend_failures if (m := _BACKEND_MODULE.match(name))}
+    compiled = [b for b in compiled if b.lower() not in unloaded]  # warned about already
+    with_device = {
+        BUILD_NAME_OF_REGISTRY.get(d["backend"], d["backend"])
+        for d in core.devices()
+        if d["type"] in ("gpu", "igpu")
+    }
+    if not compiled or with_device:
+        return
+    _warned_no_device = True
+    backends = " and ".join(compiled)
+    warnings.warn(
+        f"n_gpu_layers={n_gpu_layers}, but {backends} found no device, so the model runs on "
+        f"the CPU. {DOCTOR_HINT}",
         RuntimeWarning,
         stacklevel=3,
     )

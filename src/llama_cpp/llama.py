@@ -186,6 +186,7 @@ class Llama:
         self.metadata: dict[str, str] = self._model.metadata
         _params.warn_rope_override(self.metadata, rope_freq_base)
         _loader.warn_unloaded_backends(self.model_params.n_gpu_layers)
+        _loader.warn_no_gpu_device(self.model_params.n_gpu_layers)
         self._token_text = _TokenText(self._model)
         self._formatter: Any | None = None
 

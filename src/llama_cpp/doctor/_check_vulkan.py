@@ -8,7 +8,7 @@ from typing import Any
 
 from llama_cpp.doctor._check_gpu import driver_install
 from llama_cpp.doctor._check_modules import failed_backends
-from llama_cpp.doctor._commands import system_install
+from llama_cpp.doctor._commands import set_env_command, shell_of, system_install, unset_env_command
 from llama_cpp.doctor._finding import Finding, build_backends, build_name
 from llama_cpp.doctor._vulkan import SOFTWARE_DEVICE
 
@@ -37,7 +37,29 @@ def check_vulkan(report: dict[str, Any]) -> list[Finding]:
     used = [d for d in runtime.get("devices") or [] if build_name(d.get("backend", "")) == "Vulkan"]
     if used:
         return _used(used)
+    selected = (report.get("environment") or {}).get("GGML_VK_VISIBLE_DEVICES")
+    if selected is not None:
+        return [_selected_none(report, selected)]
     return [_no_device(report)]
+
+
+def _selected_none(report: dict[str, Any], selected: str) -> Finding:
+    """GGML_VK_VISIBLE_DEVICES names indices of the loader's device list; ggml refuses
+    the whole backend when one of them does not exist."""
+    seen = (report.get("gpus") or {}).get("vulkan") or []
+    listing = ", ".join(f"{i} = {d.get('name')}" for i, d in enumerate(seen)) or "none"
+    hardware = [str(i) for i, d in enumerate(seen) if not d.get("software")]
+    shell = shell_of(report)
+    return Finding(
+        "backend-devices",
+        "fail",
+        f"GGML_VK_VISIBLE_DEVICES={selected} selects no Vulkan device that exists, so ggml's "
+        "Vulkan backend is off",
+        f"It takes indices of the Vulkan loader's devices ({listing}). Models run on the CPU.",
+        set_env_command(shell, "GGML_VK_VISIBLE_DEVICES", ",".join(hardware))
+        if hardware
+        else unset_env_command(shell, "GGML_VK_VISIBLE_DEVICES"),
+    )
 
 
 def _used(used: list[dict[str, Any]]) -> list[Finding]:
@@ -90,14 +112,15 @@ def _no_device(report: dict[str, Any]) -> Finding:
             _vendor_driver(report, vendor),
         )
     if software:
-        name = software[0].get("name")
+        index = seen.index(software[0])
         return Finding(
             "backend-devices",
             "info",
-            f"{title} but {name}: {SOFTWARE_NOTE}",
+            f"the build has Vulkan, whose only device is {software[0].get('name')}: "
+            + SOFTWARE_NOTE,
             "No GPU was found on this machine, so models run on the CPU backend, which is "
-            "the faster choice here. To test the Vulkan backend on it: "
-            "GGML_VK_VISIBLE_DEVICES=0.",
+            "the faster choice here. To test the Vulkan backend on this device: "
+            f"GGML_VK_VISIBLE_DEVICES={index}.",
         )
     if loader.get("loader") and not loader.get("drivers"):
         return Finding(
