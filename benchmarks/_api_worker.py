@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--prompt-tokens", type=int, required=True)
     parser.add_argument("--n-ctx", type=int, required=True)
+    parser.add_argument("--n-gpu-layers", type=int, default=0)
     args = parser.parse_args()
 
     llm = llama_cpp.Llama(
@@ -32,6 +33,7 @@ def main() -> None:
         n_batch=512,
         n_threads=args.threads,
         n_threads_batch=args.threads,
+        n_gpu_layers=args.n_gpu_layers,
         verbose=False,
     )
     no_eos = {llm.token_eos(): -1e9}  # EOS suppressed: every call makes exactly N tokens
@@ -65,7 +67,7 @@ def main() -> None:
         assert out["usage"]["prompt_tokens"] == args.prompt_tokens, out["usage"]
         return elapsed
 
-    generate(16)  # warm-up: first touch of the weights and buffers
+    generate(16)  # warm-up: first touch of the weights and buffers (and a GPU's pipelines)
     process_prompt()
     print("ready", flush=True)
     for line in sys.stdin:

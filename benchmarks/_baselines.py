@@ -2,7 +2,7 @@
 
 * llama.cpp's own tools (``llama-bench``, ``llama-server``) from the pinned tree in
   ``vendor/llama.cpp``, Release, ``GGML_NATIVE=ON`` like our default build, in
-  ``build/llama-tools``.
+  ``build/llama-tools`` (with Vulkan: ``build/llama-tools-vulkan``).
 * llama-cpp-python from the source archive the lock pins, in its own virtual environment
   ``build/bench/llama-cpp-python`` so that its ``llama_cpp`` never shadows ours.
 
@@ -28,20 +28,31 @@ def _run(command: list[str], **kwargs: object) -> None:
     subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def llama_tool(name: str) -> Path:
-    """Path of llama.cpp's ``name`` (e.g. ``llama-bench``), built from the pinned tree."""
-    binary = TOOLS_BUILD / "bin" / name
+def llama_tool(name: str, backend: str = "cpu") -> Path:
+    """Path of llama.cpp's ``name`` (e.g. ``llama-bench``), built from the pinned tree;
+    ``backend="vulkan"`` adds its Vulkan backend (in ``build/llama-tools-vulkan``, with
+    newer headers from ci/vulkan-headers.sh where the system's are too old)."""
+    build = TOOLS_BUILD if backend == "cpu" else TOOLS_BUILD.with_name(f"llama-tools-{backend}")
+    binary = build / "bin" / name
     if binary.is_file():
         return binary
     tree = REPO / "vendor" / "llama.cpp"
     if not (tree / "CMakeLists.txt").is_file():
         _run([sys.executable, str(REPO / "vendor" / "fetch_llama_cpp.py")])
-    if not (TOOLS_BUILD / "CMakeCache.txt").is_file():
-        _run(["cmake", "-S", str(tree), "-B", str(TOOLS_BUILD), "-G", "Ninja",
+    extra: list[str] = []
+    if backend == "vulkan":
+        script = str(REPO / "ci" / "vulkan-include-arg.sh")
+        found = subprocess.run(["bash", script], check=True, capture_output=True, text=True)
+        include = found.stdout.split()
+        extra = ["-DGGML_VULKAN=ON", *include]
+    elif backend != "cpu":
+        raise ValueError(f"no baseline build for backend {backend!r} (cpu or vulkan)")
+    if not (build / "CMakeCache.txt").is_file():
+        _run(["cmake", "-S", str(tree), "-B", str(build), "-G", "Ninja",
               "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",
               "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF",
-              "-DLLAMA_USE_PREBUILT_UI=OFF"])  # fmt: skip
-    _run(["cmake", "--build", str(TOOLS_BUILD), "--target", name, f"-j{os.cpu_count() or 2}"])
+              "-DLLAMA_USE_PREBUILT_UI=OFF", *extra])  # fmt: skip
+    _run(["cmake", "--build", str(build), "--target", name, f"-j{os.cpu_count() or 2}"])
     return binary
 
 

