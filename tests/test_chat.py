@@ -10,7 +10,7 @@ import pytest
 
 from llama_cpp import Llama
 
-QUESTION = [{"role": "user", "content": "Which city is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital of France."}]
 WEATHER = [{"role": "user", "content": "What's the weather in Paris?"}]
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": CITY}}]
@@ -66,9 +66,7 @@ def test_the_models_own_template_is_used(llm: Llama, model_path: Path) -> None:
     own, own_out = seen_prompt(llm)
     with Llama(str(model_path), n_ctx=1024, verbose=False, chat_format="chatml") as chatml_llm:
         builtin, builtin_out = seen_prompt(chatml_llm)
-    turn = (
-        "<|im_start|>user\nWhich city is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
-    )
+    turn = "<|im_start|>user\nName the capital of France.<|im_end|>\n<|im_start|>assistant\n"
     for prompt in (own, builtin):
         assert prompt.endswith(turn)
     # the template's first token (SmolLM2's BOS is <|im_start|>, not added by the tokenizer)
@@ -172,7 +170,7 @@ def test_streamed_forced_tool_call(llm: Llama) -> None:
     ("kwargs", "message"),
     [
         ({"messages": []}, "non-empty list"),
-        ({"messages": "Which city is the capital of France?"}, "non-empty list"),
+        ({"messages": "Name the capital of France."}, "non-empty list"),
         ({"messages": [{"content": "hi"}]}, r"messages\[0\].*'role'"),
         ({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "f"}}}, "'f'"),
         ({"tools": TOOLS, "tool_choice": "sometimes"}, "sometimes"),

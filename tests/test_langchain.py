@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from llama_cpp import Llama
 
 GRAMMARS = Path(__file__).resolve().parents[1] / "vendor" / "llama.cpp" / "grammars"
-CAPITAL = "Which city is the capital of France?"
+CAPITAL = "Name the capital of France."
 # LangChain passes rope_freq_base=10000 unless told otherwise; SmolLM2 was trained with
 # 100000 (the first test checks that Llama warns about it).
 TRAINED_ROPE = {"rope_freq_base": 0.0}

@@ -11,7 +11,7 @@ from integrations import CHATML, chatml_prompt, require
 
 import llama_cpp
 
-CAPITAL = "Which city is the capital of France?"
+CAPITAL = "Name the capital of France."
 
 
 def to_prompt(messages: Any) -> str:

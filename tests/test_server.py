@@ -17,7 +17,7 @@ import openai
 import pytest
 from server_process import KEY, Server, auth, free_port
 
-QUESTION = [{"role": "user", "content": "Which city is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "Name the capital of France."}]
 
 
 @pytest.fixture(scope="module")
@@ -346,7 +346,7 @@ def test_langchain_chatopenai_against_the_server(server: Server) -> None:
             base_url=server.url + "/v1", api_key=KEY, model="smol", temperature=0,
             max_tokens=24, http_client=http,
         )  # fmt: skip
-        reply = chat_openai.invoke("Which city is the capital of France?")
+        reply = chat_openai.invoke("Name the capital of France.")
         assert "Paris" in reply.content
         streamed = "".join(c.content for c in chat_openai.stream(QUESTION[0]["content"]))
         assert streamed == reply.content
