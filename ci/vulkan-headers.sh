@@ -27,6 +27,7 @@ if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then
     exit 1
 fi
 
+# shellcheck disable=SC1091  # the running system's own file
 distro=$(. /etc/os-release && echo "${ID:-} ${ID_LIKE:-}")
 case " $distro " in
     *" ubuntu "*)
@@ -74,7 +75,7 @@ say "unpacking $(basename "$deb") into $dest/$release"
 mkdir -p "$dest"
 rm -rf "$dest/$release.partial"
 dpkg -x "$deb" "$dest/$release.partial"
-rm -rf "$dest/$release"
+rm -rf "${dest:?}/${release:?}"
 mv "$dest/$release.partial" "$dest/$release"
 version=$(sed -n 's/^#define VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION(0, \([0-9]*\), \([0-9]*\), VK_HEADER_VERSION)/\1.\2/p' \
     "$include/vulkan/vulkan_core.h")
