@@ -53,12 +53,14 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 said = output.read_text() if output else self.process.stdout.read()  # type: ignore[union-attr]
+                self.stop()
                 raise AssertionError(f"the server exited: {said}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
+        self.stop()
         raise AssertionError("the server did not start within 60 s")
 
     def stop(self) -> None:

@@ -96,9 +96,8 @@ def _no_device(report: dict[str, Any]) -> Finding:
             "backend-devices",
             "fail",
             f"Vulkan sees {names}, but ggml's Vulkan backend does not use it",
-            "The device lacks what ggml needs (Vulkan 1.2 and its storage-buffer features) "
-            "or GGML_VK_VISIBLE_DEVICES leaves it out. Update the GPU driver; models run on "
-            "the CPU until then.",
+            "The device lacks what ggml needs (Vulkan 1.2 and its storage-buffer features). "
+            "Update the GPU driver; models run on the CPU until then.",
         )
     if missing:
         vendor = missing[0]

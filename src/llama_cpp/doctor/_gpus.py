@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_cpp.doctor._run import run
-from llama_cpp.doctor._vulkan import parse_vulkaninfo, probe_vulkan
-
-__all__ = ["parse_vulkaninfo", "probe_gpus"]
+from llama_cpp.doctor._vulkan import probe_vulkan
 
 _PCI_VENDORS = {"0x10de": "NVIDIA", "0x1002": "AMD", "0x8086": "Intel", "0x106b": "Apple"}
 

@@ -272,8 +272,8 @@ def _windows_memory() -> dict[str, int | None]:
 
 def probe_environment() -> dict[str, Any]:
     """The environment variables that change what a rebuild produces or which devices
-    Vulkan offers, and the wheels of
-    this package pip keeps in its cache (which an install without --no-cache-dir reuses)."""
+    Vulkan offers, and the wheels of this package pip keeps in its cache (which an install
+    without --no-cache-dir reuses)."""
     names = ("CMAKE_ARGS", "FORCE_CMAKE", "CUDACXX", "CUDA_PATH", "CUDA_HOME", "CC", "CXX",
              "GGML_VK_VISIBLE_DEVICES", "VK_DRIVER_FILES", "VK_ICD_FILENAMES")  # fmt: skip
     found: dict[str, Any] = {name: os.environ.get(name) for name in names}

@@ -55,8 +55,6 @@ def probe_vulkan() -> dict[str, Any]:
         summary = run(["vulkaninfo", "--summary"])
         if summary is not None and summary.returncode == 0:
             result["devices"] = parse_vulkaninfo(summary.stdout)
-    for device in result["devices"]:
-        device["software"] = is_software(device)
     return result
 
 
@@ -158,14 +156,14 @@ def loader_devices() -> dict[str, Any]:
                 int.from_bytes(buffer.raw[i : i + 4], sys.byteorder) for i in range(0, 20, 4)
             )
             name = buffer.raw[20:276].split(b"\0", 1)[0].decode("utf-8", "replace")
-            devices.append(
-                {
-                    "name": name,
-                    "type": _DEVICE_TYPES.get(kind, "other"),
-                    "api_version": _api_version(api),
-                    "vendor_id": f"0x{vendor:04x}",
-                }
-            )
+            device = {
+                "name": name,
+                "type": _DEVICE_TYPES.get(kind, "other"),
+                "api_version": _api_version(api),
+                "vendor_id": f"0x{vendor:04x}",
+            }
+            device["software"] = is_software(device)
+            devices.append(device)
     finally:
         library.vkDestroyInstance(instance, None)
     return {"loader": loader, "devices": devices}
