@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,13 @@ LOCK = json.loads((REPO / "vendor" / "llama.cpp.lock.json").read_text(encoding="
 def _run(command: list[str], **kwargs: object) -> None:
     print("$", " ".join(command), file=sys.stderr, flush=True)
     subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _build_tools_env() -> dict[str, str]:
+    """This interpreter's scripts folder first on PATH, so that cmake and ninja installed
+    into its venv (``pip install cmake ninja``) are found without activating it."""
+    scripts = sysconfig.get_path("scripts")
+    return {**os.environ, "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def llama_tool(name: str, backend: str = "cpu") -> Path:
@@ -51,8 +59,9 @@ def llama_tool(name: str, backend: str = "cpu") -> Path:
         _run(["cmake", "-S", str(tree), "-B", str(build), "-G", "Ninja",
               "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",
               "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF",
-              "-DLLAMA_USE_PREBUILT_UI=OFF", *extra])  # fmt: skip
-    _run(["cmake", "--build", str(build), "--target", name, f"-j{os.cpu_count() or 2}"])
+              "-DLLAMA_USE_PREBUILT_UI=OFF", *extra], env=_build_tools_env())  # fmt: skip
+    _run(["cmake", "--build", str(build), "--target", name, f"-j{os.cpu_count() or 2}"],
+         env=_build_tools_env())  # fmt: skip
     return binary
 
 
