@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -39,7 +40,10 @@ def _build_tools_env() -> dict[str, str]:
 def llama_tool(name: str, backend: str = "cpu") -> Path:
     """Path of llama.cpp's ``name`` (e.g. ``llama-bench``), built from the pinned tree;
     ``backend="vulkan"`` adds its Vulkan backend (in ``build/llama-tools-vulkan``, with
-    newer headers from ci/vulkan-headers.sh where the system's are too old)."""
+    newer headers from ci/vulkan-headers.sh where the system's are too old);
+    ``backend="cuda"`` its CUDA backend (in ``build/llama-tools-cuda``), with the machine's
+    CUDA toolkit when complete, else with NVIDIA's toolkit packages installed for this
+    interpreter, laid out as our build does (build_backend/cuda_toolkit.py)."""
     build = TOOLS_BUILD if backend == "cpu" else TOOLS_BUILD.with_name(f"llama-tools-{backend}")
     binary = build / "bin" / name
     if binary.is_file():
@@ -53,8 +57,10 @@ def llama_tool(name: str, backend: str = "cpu") -> Path:
         found = subprocess.run(["bash", script], check=True, capture_output=True, text=True)
         include = found.stdout.split()
         extra = ["-DGGML_VULKAN=ON", *include]
+    elif backend == "cuda":
+        extra = ["-DGGML_CUDA=ON", *_cuda_toolkit_args(build)]
     elif backend != "cpu":
-        raise ValueError(f"no baseline build for backend {backend!r} (cpu or vulkan)")
+        raise ValueError(f"no baseline build for backend {backend!r} (cpu, vulkan or cuda)")
     if not (build / "CMakeCache.txt").is_file():
         _run(["cmake", "-S", str(tree), "-B", str(build), "-G", "Ninja",
               "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",
@@ -63,6 +69,21 @@ def llama_tool(name: str, backend: str = "cpu") -> Path:
     _run(["cmake", "--build", str(build), "--target", name, f"-j{os.cpu_count() or 2}"],
          env=_build_tools_env())  # fmt: skip
     return binary
+
+
+def _cuda_toolkit_args(build: Path) -> list[str]:
+    """CMake flags naming a CUDA toolkit for llama.cpp's own build: none when nvcc's
+    toolkit is complete, else the view of NVIDIA's pip packages (as our build makes it)."""
+    sys.path.insert(0, str(REPO / "build_backend"))
+    import cuda_toolkit
+
+    nvcc = shutil.which("nvcc")
+    if nvcc and not cuda_toolkit.system_missing(cuda_toolkit.toolkit_root(nvcc)):
+        return []
+    view = cuda_toolkit.make_view(
+        str(cuda_toolkit.load_table()["default_major"]), build / "cuda-toolkit", "cc", sys.path
+    )
+    return [f"-DCMAKE_CUDA_COMPILER={view / 'bin' / 'nvcc'}", f"-DCUDAToolkit_ROOT={view}"]
 
 
 def llama_cpp_python() -> Path:

@@ -27,6 +27,8 @@ detokenizing included. Nothing here asserts a threshold.
     python benchmarks/generation.py --skip-llama-cpp-python --versus /tmp/wheel-venv/bin/python
     GGML_VK_VISIBLE_DEVICES=0 build/vulkan-venv/bin/python benchmarks/generation.py \
         --backend vulkan --skip-llama-cpp-python     # on lavapipe (ci/test-vulkan.sh's venv)
+    build/cuda-venv/bin/python benchmarks/generation.py \
+        --backend cuda --skip-llama-cpp-python       # on an NVIDIA GPU (ci/test-cuda.sh's venv)
 """
 
 from __future__ import annotations
@@ -138,10 +140,10 @@ def main() -> int:
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
     parser.add_argument(
         "--backend",
-        choices=("cpu", "vulkan"),
+        choices=("cpu", "vulkan", "cuda"),
         default="cpu",
-        help="vulkan: every layer on the Vulkan device, ours (run this script with the Python "
-        "of a Vulkan build) and a llama-bench built with Vulkan (-ngl 99)",
+        help="vulkan, cuda: every layer on the GPU, ours (run this script with the Python "
+        "of a build with that backend) and a llama-bench built with it (-ngl 99)",
     )
     parser.add_argument(
         "--versus",

@@ -8,7 +8,9 @@
 # directory, for fast rebuilds while developing; default: a fresh one), PYTHON
 # (default python3), QEMU_CPU (also run the smoke test under qemu-x86_64 -cpu
 # QEMU_CPU, e.g. SandyBridge: a CPU without AVX2), MODEL (the GGUF to generate with;
-# default: the test model, fetched by ci/fetch_test_model.py).
+# default: the test model, fetched by ci/fetch_test_model.py), EXTRA_CMAKE_ARGS (appended
+# to the variant's, e.g. "-DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF" for a quicker
+# CUDA wheel while developing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -22,6 +24,7 @@ if [ "$variant" = vulkan ]; then
     # Debian 12 / Ubuntu 22.04: newer headers in a private folder (nothing installed)
     cmake_args="$cmake_args $(PYTHON="$python" bash ci/vulkan-include-arg.sh)"
 fi
+cmake_args="$cmake_args${EXTRA_CMAKE_ARGS:+ $EXTRA_CMAKE_ARGS}"
 
 echo "== building the $variant wheel (CMAKE_ARGS=$cmake_args)"
 rm -rf "$out" && mkdir -p "$out/raw"
@@ -44,7 +47,11 @@ ls -l "$wheel"
 echo "== smoke test in a fresh venv"
 venv=$(mktemp -d)/venv
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q "$wheel"
+case $variant in
+    # the CUDA runtime and cuBLAS come from NVIDIA's packages, the wheel's extra
+    cuda*) "$venv/bin/python" -m pip install -q "${wheel}[$variant]" ;;
+    *) "$venv/bin/python" -m pip install -q "$wheel" ;;
+esac
 model=${MODEL:-$("$python" ci/fetch_test_model.py)}
 smoke="$PWD/ci/smoke_test.py"
 smoke_args=()
@@ -59,6 +66,10 @@ if [ "$variant" = vulkan ]; then
         echo "== Vulkan has no device here (mesa-vulkan-drivers gives lavapipe): CPU only"
         smoke_args=(--gpu-optional)
     fi
+fi
+if [[ $variant == cuda* ]]; then
+    # without an NVIDIA driver the module may fail only for the driver's libcuda.so.1
+    smoke_args=(--gpu-optional)
 fi
 (cd "$venv" && "$venv/bin/python" "$smoke" --model "$model" --expect-mode portable "${smoke_args[@]}")
 if [ "$variant" = vulkan ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then

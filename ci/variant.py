@@ -2,7 +2,8 @@
 """The wheel variants: what each one passes to CMake and keeps out of the wheel.
 
 One table for ci/build-wheel.sh, the cibuildwheel settings in pyproject.toml and the
-workflow in .github/workflows/wheels.yml. The variant comes from the command line or
+workflow in .github/workflows/wheels.yml (the CUDA architectures come from
+src/llama_cpp/cuda_toolkits.json). The variant comes from the command line or
 from $LLAMA_PYBIND_VARIANT (default ``cpu``); the platform is the running one.
 
     python ci/variant.py cmake-args [VARIANT]        print CMAKE_ARGS
@@ -15,20 +16,36 @@ Standard library only.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 PORTABLE = "-DLLAMA_PYBIND_MODE=portable"
-CUDA_ARCHITECTURES = "75-virtual;80-virtual;86-real;89-real;90-virtual"
+# every GPU from Turing on: the list a CUDA build without a visible GPU gets by default
+CUDA_ARCHITECTURES = json.loads(
+    (Path(__file__).resolve().parent.parent / "src" / "llama_cpp" / "cuda_toolkits.json").read_text(
+        encoding="utf-8"
+    )
+)["architectures_without_gpu"]
 
 VARIANTS = {
     "cpu": [],
     "openblas": ["-DGGML_BLAS=ON", "-DGGML_BLAS_VENDOR=OpenBLAS"],
     "vulkan": ["-DGGML_VULKAN=ON"],
-    "cuda12": ["-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={CUDA_ARCHITECTURES}"],
-    "cuda13": ["-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={CUDA_ARCHITECTURES}"],
+    # a toolkit of that CUDA major version: the machine's, or NVIDIA's packages
+    "cuda12": [
+        "-DGGML_CUDA=ON",
+        "-DLLAMA_PYBIND_CUDA_MAJOR=12",
+        f"-DCMAKE_CUDA_ARCHITECTURES={CUDA_ARCHITECTURES}",
+    ],
+    "cuda13": [
+        "-DGGML_CUDA=ON",
+        "-DLLAMA_PYBIND_CUDA_MAJOR=13",
+        f"-DCMAKE_CUDA_ARCHITECTURES={CUDA_ARCHITECTURES}",
+    ],
     "metal": ["-DGGML_METAL=ON", "-DGGML_METAL_EMBED_LIBRARY=ON"],
 }
 

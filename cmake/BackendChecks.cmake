@@ -16,92 +16,7 @@ function(_llama_pybind_check_metal)
     endif()
 endfunction()
 
-# CUDA: find nvcc the way users expect (CUDACXX, CUDAToolkit_ROOT, CUDA_PATH,
-# PATH, the usual install folders) and say exactly what was searched.
-set(LLAMA_PYBIND_CUDA_SEARCH_PATHS "/usr/local/cuda/bin;/opt/cuda/bin" CACHE STRING
-    "folders searched for nvcc after CUDACXX, CUDAToolkit_ROOT, CUDA_PATH and PATH")
-
-function(_llama_pybind_check_cuda)
-    if(NOT GGML_CUDA)
-        return()
-    endif()
-    if(CMAKE_CUDA_COMPILER)
-        if(NOT EXISTS "${CMAKE_CUDA_COMPILER}")
-            llama_pybind_fail("CMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} does not exist."
-                "\nFix: point it at nvcc (e.g. /usr/local/cuda/bin/nvcc) or leave it unset.")
-        endif()
-        return()
-    endif()
-    if(DEFINED ENV{CUDACXX} AND NOT "$ENV{CUDACXX}" STREQUAL "")
-        if(NOT EXISTS "$ENV{CUDACXX}")
-            llama_pybind_fail("GGML_CUDA=ON and CUDACXX=$ENV{CUDACXX}, but that file does not exist."
-                "\nFix: set CUDACXX to the toolkit's nvcc (e.g. CUDACXX=/usr/local/cuda/bin/nvcc) "
-                "or unset it.")
-        endif()
-        return()
-    endif()
-    set(roots "")
-    set(searched "")
-    foreach(root_var CUDAToolkit_ROOT CUDA_PATH)
-        set(root "")
-        if(DEFINED ${root_var})
-            set(root "${${root_var}}")
-        elseif(DEFINED ENV{${root_var}})
-            set(root "$ENV{${root_var}}")
-        endif()
-        if(NOT root STREQUAL "")
-            list(APPEND roots "${root}/bin")
-            list(APPEND searched "${root_var}=${root} (${root}/bin)")
-        endif()
-    endforeach()
-    set(hints ${roots} ${LLAMA_PYBIND_CUDA_SEARCH_PATHS})
-    if(WIN32)
-        file(GLOB win_cuda "$ENV{ProgramFiles}/NVIDIA GPU Computing Toolkit/CUDA/*/bin")
-        list(APPEND hints ${win_cuda})
-    endif()
-    find_program(LLAMA_PYBIND_NVCC NAMES nvcc HINTS ${roots} PATHS ${hints} NO_CACHE)
-    if(NOT LLAMA_PYBIND_NVCC)
-        list(APPEND searched "PATH" ${LLAMA_PYBIND_CUDA_SEARCH_PATHS})
-        list(JOIN searched ", " searched_text)
-        llama_pybind_fail("GGML_CUDA=ON was requested, but no CUDA toolkit (nvcc) was found.\n"
-            "Searched: CUDACXX (unset), ${searched_text}.\n"
-            "\nFix: install the CUDA toolkit (not only the driver), then either put its bin/ on "
-            "PATH, or set CUDACXX=/path/to/cuda/bin/nvcc, or pass "
-            "-DCUDAToolkit_ROOT=/path/to/cuda in CMAKE_ARGS. Without a GPU, drop -DGGML_CUDA=ON.")
-    endif()
-    # CMake's CUDA detection does not look in the usual install folders: hand
-    # it the compiler found here.
-    set(CMAKE_CUDA_COMPILER "${LLAMA_PYBIND_NVCC}" CACHE FILEPATH "CUDA compiler" FORCE)
-    message(STATUS "llama-cpp-pybind: CUDA compiler ${LLAMA_PYBIND_NVCC}")
-    _llama_pybind_check_cuda_libraries()
-endfunction()
-
-# nvcc alone is not enough: ggml links cuBLAS and the CUDA runtime.
-function(_llama_pybind_check_cuda_libraries)
-    find_package(CUDAToolkit QUIET)
-    if(NOT CUDAToolkit_FOUND)
-        llama_pybind_fail("GGML_CUDA=ON: nvcc was found (${CMAKE_CUDA_COMPILER}) but CMake could "
-            "not find the CUDA toolkit around it (headers and libraries)."
-            "\nFix: install the full CUDA toolkit, or pass -DCUDAToolkit_ROOT=/path/to/cuda.")
-    endif()
-    set(missing "")
-    foreach(lib cudart cublas cublasLt)
-        if(NOT TARGET CUDA::${lib})
-            list(APPEND missing lib${lib})
-        endif()
-    endforeach()
-    if(missing)
-        list(JOIN missing ", " missing)
-        string(REGEX MATCH "^[0-9]+" major "${CUDAToolkit_VERSION}")
-        llama_pybind_fail("GGML_CUDA=ON: the CUDA toolkit ${CUDAToolkit_VERSION} at "
-            "${CUDAToolkit_LIBRARY_ROOT} lacks ${missing}, which ggml links against "
-            "(an nvcc-only or runtime-only install)."
-            "\nFix: install the CUDA math libraries for that toolkit, e.g. on Debian/Ubuntu with "
-            "NVIDIA's repository `sudo apt-get install cuda-toolkit-${major}` (or "
-            "`libcublas-dev-${major}-*`), with conda `conda install -c nvidia cuda-toolkit`; "
-            "or point -DCUDAToolkit_ROOT at a complete toolkit.")
-    endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/CudaToolkit.cmake")
 
 function(_llama_pybind_blas_package_hint vendor out)
     if(vendor STREQUAL "OpenBLAS")
@@ -271,7 +186,7 @@ endfunction()
 
 function(llama_pybind_check_backends)
     _llama_pybind_check_metal()
-    _llama_pybind_check_cuda()
+    llama_pybind_setup_cuda()
     _llama_pybind_check_blas()
     _llama_pybind_check_vulkan()
     _llama_pybind_check_hip()

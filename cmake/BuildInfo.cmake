@@ -193,6 +193,11 @@ function(llama_pybind_write_build_info)
         if(CUDAToolkit_VERSION)
             string(JSON json SET "${json}" "cuda_version" "\"${CUDAToolkit_VERSION}\"")
         endif()
+        # the architectures compiled (as resolved) and the toolkit used: system or pip
+        _llama_pybind_json_string_array(archs_json ${LLAMA_PYBIND_CUDA_ARCHITECTURES})
+        string(JSON json SET "${json}" "cuda_architectures" "${archs_json}")
+        _llama_pybind_json_quote("${LLAMA_PYBIND_CUDA_TOOLKIT_USED}" used)
+        string(JSON json SET "${json}" "cuda_toolkit" "${used}")
     endif()
     file(WRITE "${ARG_OUTPUT}" "${json}\n")
 

@@ -29,7 +29,7 @@ endmacro()
 # Install llama, ggml, ggml-base and every backend module into llama_cpp/lib (one
 # file each: no version symlinks, which wheels cannot hold), _core with an RPATH to
 # it, and name the CPU backend target whose flags are the baseline in `cpu_target_var`.
-function(llama_pybind_install_portable core_target cpu_target_var)
+function(llama_pybind_install_modules core_target cpu_target_var)
     set(libraries llama ggml ggml-base)
     set(modules "")
     set(cpu_variants "")
@@ -44,7 +44,12 @@ function(llama_pybind_install_portable core_target cpu_target_var)
     foreach(target IN LISTS libraries modules)
         set_property(TARGET ${target} PROPERTY VERSION)
         set_property(TARGET ${target} PROPERTY SOVERSION)
-        set_property(TARGET ${target} PROPERTY INSTALL_RPATH "${CMAKE_INSTALL_RPATH}")
+        set(rpath "${CMAKE_INSTALL_RPATH}")
+        if(target STREQUAL "ggml-cuda" AND LLAMA_PYBIND_MODE STREQUAL "native")
+            llama_pybind_cuda_runtime_rpath(cuda_rpath)
+            list(APPEND rpath ${cuda_rpath})
+        endif()
+        set_property(TARGET ${target} PROPERTY INSTALL_RPATH "${rpath}")
         install(TARGETS ${target}
             LIBRARY DESTINATION llama_cpp/lib COMPONENT python
             RUNTIME DESTINATION llama_cpp/lib COMPONENT python

@@ -82,6 +82,8 @@ def test_machine(path: Path) -> None:
             assert finding.fix == expected["fix"], listing
         if "title_has" in expected:
             assert expected["title_has"] in finding.title
+        if "detail_has" in expected:
+            assert expected["detail_has"] in (finding.detail or ""), listing
     assert exit_code(findings) == data["exit_code"], listing
     out = io.StringIO()
     render(report, findings, out)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gpu_backend import doctor_report, load_with_log, offloaded, server_on_gpu, teacher_forced
 
 import llama_cpp
 from llama_cpp._loader import load_core
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.slow
 REQUIRED = os.environ.get("LLAMA_PYBIND_REQUIRE_VULKAN") == "1"
 PROMPT = "The capital of France is"
 # Teacher-forced agreement with the CPU backend (see test_teacher_forced_logits_agree_with_cpu).
-NEAR_TIE_NATS = 0.5
 MAX_MEAN_ABS_DELTA = 0.15
 MAX_ABS_DELTA = 0.6
 MIN_TOP1_AGREEMENT = 0.9
@@ -62,20 +62,9 @@ def vulkan_device() -> dict[str, Any]:
     return devices[0]
 
 
-def _load(model_path: Path, **kwargs: Any) -> tuple[llama_cpp.Llama, str]:
-    """A Llama and llama.cpp's load log."""
-    lines: list[str] = []
-    llama_cpp.set_log_callback(lambda level, text: lines.append(text.decode(errors="replace")))
-    try:
-        llm = llama_cpp.Llama(str(model_path), n_ctx=512, verbose=False, **kwargs)
-    finally:
-        llama_cpp.set_log_callback(None)
-    return llm, "".join(lines)
-
-
 @pytest.fixture(scope="module")
 def on_vulkan(model_path: Path) -> Iterator[tuple[llama_cpp.Llama, str]]:
-    llm, log = _load(model_path, n_gpu_layers=-1)
+    llm, log = load_with_log(model_path, n_gpu_layers=-1)
     llm("Hello", max_tokens=1, temperature=0)  # builds the pipelines once
     yield llm, log
     llm.close()
@@ -84,15 +73,9 @@ def on_vulkan(model_path: Path) -> Iterator[tuple[llama_cpp.Llama, str]]:
 @pytest.fixture(scope="module")
 def on_cpu(model_path: Path) -> Iterator[tuple[llama_cpp.Llama, str]]:
     """The CPU backend alone: no layer offloaded and no operation offloaded either."""
-    llm, log = _load(model_path, n_gpu_layers=0, op_offload=False)
+    llm, log = load_with_log(model_path, n_gpu_layers=0, op_offload=False)
     yield llm, log
     llm.close()
-
-
-def _offloaded(log: str) -> tuple[int, int]:
-    match = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
-    assert match, log
-    return int(match.group(1)), int(match.group(2))
 
 
 def test_the_vulkan_device_is_listed_with_its_memory(vulkan_device: dict[str, Any]) -> None:
@@ -105,7 +88,7 @@ def test_the_vulkan_device_is_listed_with_its_memory(vulkan_device: dict[str, An
 
 def test_every_layer_runs_on_the_vulkan_device(on_vulkan: tuple[llama_cpp.Llama, str]) -> None:
     _, log = on_vulkan
-    done, total = _offloaded(log)
+    done, total = offloaded(log)
     assert done == total == 31, log
     assert re.search(r"Vulkan0 model buffer size = +\d+\.\d+ MiB", log), log
     assert re.search(r"Vulkan0 KV buffer size", log), log
@@ -114,15 +97,8 @@ def test_every_layer_runs_on_the_vulkan_device(on_vulkan: tuple[llama_cpp.Llama,
 
 def test_zero_gpu_layers_keep_the_model_on_the_cpu(on_cpu: tuple[llama_cpp.Llama, str]) -> None:
     _, log = on_cpu
-    assert _offloaded(log)[0] == 0, log
+    assert offloaded(log)[0] == 0, log
     assert not re.search(r"Vulkan0 (model|KV|compute) buffer", log), log
-
-
-def _logprobs(llm: llama_cpp.Llama, tokens: list[int]) -> np.ndarray:
-    llm.ctx.clear()
-    logits = llm.ctx.decode(tokens, all_logits=True).astype(np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def test_teacher_forced_logits_agree_with_cpu(
@@ -141,25 +117,11 @@ def test_teacher_forced_logits_agree_with_cpu(
     0.25 each can close that gap, a clear lead cannot be lost that way."""
     cpu, _ = on_cpu
     vulkan, _ = on_vulkan
-    text = cpu(PROMPT, max_tokens=48, temperature=0)["choices"][0]["text"]
-    tokens = cpu.tokenize((PROMPT + text).encode())
-    assert len(tokens) > 40
-    expected, got = _logprobs(cpu, tokens), _logprobs(vulkan, tokens)
-    positions = np.arange(len(tokens) - 1)
-    forced = np.array(tokens[1:])
-    delta = np.abs(expected[positions, forced] - got[positions, forced])
-    top_cpu, top_vulkan = expected[:-1].argmax(axis=1), got[:-1].argmax(axis=1)
-    ranked = np.sort(expected[:-1], axis=1)
-    lead = ranked[:, -1] - ranked[:, -2]
-    report = (
-        f"positions {len(positions)}, top-1 agreement {(top_cpu == top_vulkan).sum()}, "
-        f"mean |delta| {delta.mean():.3f}, max {delta.max():.3f}"
-    )
-    assert delta.mean() <= MAX_MEAN_ABS_DELTA, report
-    assert delta.max() <= MAX_ABS_DELTA, report
-    assert (top_cpu == top_vulkan).mean() >= MIN_TOP1_AGREEMENT, report
-    clear_lead = lead >= NEAR_TIE_NATS
-    assert (top_cpu == top_vulkan)[clear_lead].all(), report
+    compared = teacher_forced(cpu, vulkan, PROMPT)
+    assert compared.delta.mean() <= MAX_MEAN_ABS_DELTA, compared.report
+    assert compared.delta.max() <= MAX_ABS_DELTA, compared.report
+    assert compared.agree.mean() >= MIN_TOP1_AGREEMENT, compared.report
+    assert compared.agree[compared.clear_lead].all(), compared.report
 
 
 def test_embeddings_match_the_cpu(
@@ -271,14 +233,7 @@ def test_device_out_of_memory_is_an_error_quoting_llama_cpp(model_path: Path) ->
 
 
 def test_the_doctor_reports_the_vulkan_device(vulkan_device: dict[str, Any]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "llama_cpp.doctor", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    report = json.loads(done.stdout)
+    report = doctor_report()
     findings = {f["check"]: f for f in report["findings"]}
     assert report["exit_code"] == 0, findings
     assert "Vulkan0" in findings["backend-devices"]["title"], findings
@@ -291,22 +246,7 @@ def test_the_doctor_reports_the_vulkan_device(vulkan_device: dict[str, Any]) -> 
 
 
 def test_the_server_offloads_every_layer_and_answers(model_path: Path, tmp_path: Path) -> None:
-    from server_process import Server, auth
-
-    output = tmp_path / "server.log"
-    server = Server(model_path, "--n_gpu_layers", "-1", "--verbose", "true", output=output)
-    try:
-        import httpx
-
-        reply = httpx.post(
-            server.url + "/v1/completions",
-            json={"prompt": PROMPT, "max_tokens": 6, "temperature": 0},
-            headers=auth(),
-            timeout=300,
-        )
-    finally:
-        server.stop()
-    log = output.read_text()
+    reply, log = server_on_gpu(model_path, tmp_path, PROMPT)
     assert reply.status_code == 200, reply.text
     assert "Paris" in reply.json()["choices"][0]["text"]
-    assert _offloaded(log) == (31, 31), log[-3000:]
+    assert offloaded(log) == (31, 31), log[-3000:]

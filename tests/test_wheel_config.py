@@ -121,7 +121,8 @@ def test_cuda_wheels_are_tested_with_their_runtime_extra() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
     cuda12 = pyproject.split("\ncuda12 = [", 1)[1].split("]", 1)[0]
     cuda13 = pyproject.split("\ncuda13 = [", 1)[1].split("]", 1)[0]
-    assert '"nvidia-cuda-runtime-cu12;' in cuda12 and '"nvidia-cublas-cu12;' in cuda12
+    assert '"nvidia-cuda-runtime-cu12>=12,<13;' in cuda12
+    assert '"nvidia-cublas-cu12>=12,<13;' in cuda12
     assert '"nvidia-cuda-runtime>=13,<14;' in cuda13 and '"nvidia-cublas>=13,<14;' in cuda13
     workflow = (REPO / ".github" / "workflows" / "wheels.yml").read_text()
     assert "CIBW_TEST_EXTRAS: ${{ startsWith(matrix.variant, 'cuda') && matrix.variant" in workflow

@@ -89,6 +89,17 @@ def backends() -> list[str]:
     return load_core().backends()
 
 
+def backend_failures() -> dict[str, str]:
+    """Backend modules of this installation that could not be loaded, with the system
+    loader's reason; empty when every backend loaded. Example, a CUDA build on a machine
+    without the NVIDIA driver: ``{"libggml-cuda.so": "libcuda.so.1: cannot open shared
+    object file: No such file or directory"}``. ``llama-cpp doctor`` gives the fix."""
+    load_core()
+    from llama_cpp._loader import backend_failures as failures
+
+    return failures()
+
+
 def set_log_level(level: int | str) -> None:
     """Print llama.cpp's own log lines at or above ``level`` to stderr.
 

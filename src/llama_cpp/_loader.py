@@ -29,8 +29,9 @@ _preloaded_handles: list[Any] = []
 _dll_directories: list[Any] = []
 # the compiled module once its backends are loaded
 _ready: ModuleType | None = None
-# warn_no_gpu_device has warned in this process
+# warn_no_gpu_device / warn_unloaded_backends have warned in this process
 _warned_no_device = False
+_warned_unloaded = False
 
 
 def backend_directory() -> Path | None:
@@ -63,11 +64,13 @@ def preloaded_libraries() -> list[str]:
 
 
 def warn_unloaded_backends(n_gpu_layers: int) -> None:
-    """Warn when layers were asked for a GPU while a backend module shipped with this
-    installation did not load (a GPU backend: the model then runs on the CPU), which would
-    otherwise go unnoticed."""
-    if n_gpu_layers == 0 or not _backend_failures:
+    """Warn once per process when layers were asked for a GPU while a backend module
+    shipped with this installation did not load (a GPU backend: the model then runs on the
+    CPU), which would otherwise go unnoticed."""
+    global _warned_unloaded
+    if n_gpu_layers == 0 or not _backend_failures or _warned_unloaded:
         return
+    _warned_unloaded = True
     reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(_backend_failures.items()))
     warnings.warn(
         f"n_gpu_layers={n_gpu_layers}, but a backend module of this installation could not be "

@@ -4,10 +4,11 @@ the CUDA the build was compiled with, x86 Python under Rosetta on a Mac."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from llama_cpp.doctor._check_modules import failed_backends
+from llama_cpp.doctor._check_modules import CUDA_TOOLKITS, failed_backends
 from llama_cpp.doctor._commands import reinstall, system_install
 from llama_cpp.doctor._finding import Finding, build_backends, build_name
 from llama_cpp.doctor._flags import GPU_BACKENDS
@@ -233,6 +234,14 @@ def build_cuda_version(report: dict[str, Any]) -> str | None:
     )
 
 
+def minimum_driver(major: str, report: dict[str, Any]) -> str | None:
+    """The oldest NVIDIA driver that runs every CUDA ``major``.x build on this system
+    (src/llama_cpp/cuda_toolkits.json, shared with the build)."""
+    table = json.loads(CUDA_TOOLKITS.read_text(encoding="utf-8"))["toolkits"]
+    system = "windows" if (report.get("system") or {}).get("os") == "Windows" else "linux"
+    return (table.get(major) or {}).get("minimum_driver", {}).get(system)
+
+
 def check_cuda_driver(report: dict[str, Any]) -> list[Finding]:
     if "CUDA" not in build_backends(report):
         return []
@@ -251,6 +260,8 @@ def check_cuda_driver(report: dict[str, Any]) -> list[Finding]:
         ]
     severity = "fail" if driver_mm[0] < built_mm[0] else "warn"
     need = f"{built_mm[0]}.{built_mm[1]}"
+    minimum = minimum_driver(str(built_mm[0]), report)
+    driver_needed = f" (driver {minimum} or newer)" if minimum else ""
     return [
         Finding(
             "cuda-driver",
@@ -264,7 +275,7 @@ def check_cuda_driver(report: dict[str, Any]) -> list[Finding]:
                 "('the provided PTX was compiled with an unsupported toolchain')."
             )
             + f" Update the NVIDIA driver to one whose nvidia-smi shows 'CUDA Version: {need}' "
-            f"or newer, or rebuild with a CUDA Toolkit no newer than {driver}.",
+            f"or newer{driver_needed}, or rebuild with a CUDA Toolkit no newer than {driver}.",
             driver_install(report),
         )
     ]

@@ -183,7 +183,8 @@ def check_cpu_features(report: dict[str, Any]) -> list[Finding]:
     build = report.get("build") or {}
     if "cpu_features" not in build:
         return []
-    if build.get("mode") == "portable":
+    if build.get("mode") == "portable" or build.get("cpu_variants"):
+        # (a native CUDA build has CPU variants too: ggml loads no -march=native module)
         cpu_file = ((report.get("runtime") or {}).get("backend_files") or {}).get("CPU", "")
         variant = re.search(r"ggml-cpu-([\w.]+?)\.(?:so|dll|dylib)$", cpu_file)
         chosen = f" (loaded: {variant.group(1)})" if variant else ""
@@ -191,7 +192,8 @@ def check_cpu_features(report: dict[str, Any]) -> list[Finding]:
             Finding(
                 "cpu-features",
                 "ok",
-                f"portable build: the CPU variant is chosen for this CPU at run time{chosen}",
+                f"{build.get('mode', 'portable')} build: the CPU variant is chosen for this CPU "
+                f"at run time{chosen}",
             )
         ]
     missing = missing_cpu_features(report)

@@ -6,7 +6,9 @@ runtime quietly runs on the CPU. The loader records each module's failure
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from llama_cpp.doctor._commands import (
@@ -26,11 +28,17 @@ BACKEND_OF_MODULE = {
     option.removeprefix("GGML_").lower(): backend for option, backend in BACKEND_OF_OPTION.items()
 }
 _MODULE = re.compile(r"^(?:lib)?ggml-([a-z]+)")
-# NVIDIA's pip packages with the CUDA runtime and cuBLAS, per CUDA major version
-CUDA_PIP_PACKAGES = {
-    "12": "nvidia-cuda-runtime-cu12 nvidia-cublas-cu12",
-    "13": '"nvidia-cuda-runtime==13.*" "nvidia-cublas==13.*"',
-}
+# the tested sets of NVIDIA's CUDA packages, shared with the build
+CUDA_TOOLKITS = Path(__file__).resolve().parent.parent / "cuda_toolkits.json"
+
+
+def cuda_runtime_packages(major: str) -> str | None:
+    """NVIDIA's pip packages with the CUDA runtime and cuBLAS of a CUDA major version,
+    quoted for a shell: ``"nvidia-cuda-runtime>=13,<14" "nvidia-cublas>=13,<14"``."""
+    table = json.loads(CUDA_TOOLKITS.read_text(encoding="utf-8"))["toolkits"]
+    if major not in table:
+        return None
+    return " ".join(f'"{package}"' for package in table[major]["run"])
 
 
 def module_backend(file_name: str) -> str:
@@ -50,7 +58,7 @@ def _fix(report: dict[str, Any], reason: str) -> tuple[str, str | None]:
     pip = pip_of(report)
     kind, name = classify_missing_library(reason) or ("", "")
     if kind == "cuda-runtime":
-        packages = CUDA_PIP_PACKAGES.get(name)
+        packages = cuda_runtime_packages(name)
         detail = (
             f"The CUDA {name} runtime or cuBLAS is missing: the wheels leave them out. "
             f"NVIDIA's pip packages provide them (llama_cpp loads them from there), "
