@@ -183,6 +183,12 @@ def test_the_pip_toolkit_configures_and_is_recorded(configure) -> None:
     view = result.build_dir / "cuda-toolkit"
     stub = view / "lib64" / "stubs" / "libcuda.so"
     assert stub.is_file() and (view / "bin" / "nvcc").exists()
+    # configured again in the same tree (auto now): the view's nvcc, cached by the first
+    # run, is not taken for a toolkit installed here
+    again = configure("-DLLAMA_PYBIND_CUDA_TOOLKIT=auto")
+    assert again.returncode == 0, again.log[-4000:]
+    if not _system_toolkit_complete():
+        assert again.build_info()["cuda_toolkit"] == "pip", again.log[-4000:]
 
 
 @pytest.mark.configure
