@@ -30,9 +30,15 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 start=$(date +%s)
+# NVIDIA's toolkit packages of the tested set in the venv too: the configure tests of
+# tests/test_cuda_toolkit.py run the pip route with them (as --no-build-isolation or plain
+# cmake would), and the package's run-time requirements (the runtime and cuBLAS, >=13,<14)
+# are then met by the same files pip downloaded once for the build environment.
+read -r -a toolkit <<<"$("$python" build_backend/cuda_toolkit.py packages | sed -n 's/^CUDA_PIP_PACKAGES=//p')"
+"$venv/bin/python" -m pip install -q "${toolkit[@]}" cmake ninja pybind11 scikit-build-core
 log="$venv/build.log"
-# a build tree that outlives pip's temporary one, and ccache comparing compilers by content:
-# the pip toolkit's nvcc is unpacked afresh (a new mtime) into each build environment
+# a build tree that outlives pip's temporary one, and ccache comparing compilers by content
+# (a new build tree gets a new copy of the pip toolkit's nvcc, with a new mtime)
 export SKBUILD_BUILD_DIR=${SKBUILD_BUILD_DIR:-build/cuda-skbuild}
 export CCACHE_COMPILERCHECK=${CCACHE_COMPILERCHECK:-content}
 if ! CMAKE_ARGS="$cmake_args" FORCE_CMAKE=1 "$venv/bin/python" -m pip install -v ".[server]" \
@@ -46,10 +52,5 @@ echo "== built and installed in $(($(date +%s) - start)) s"
 "$venv/bin/python" -c "import json, llama_cpp; info = llama_cpp.build_info(); \
 print('== build:', json.dumps({k: info.get(k) for k in ('backends', 'cuda_version', \
 'cuda_toolkit', 'cuda_architectures')}))"
-
-# The configure tests of tests/test_cuda_toolkit.py run the pip route with the toolkit
-# packages installed in the venv (as with --no-build-isolation or plain cmake).
-read -r -a toolkit <<<"$("$venv/bin/python" build_backend/cuda_toolkit.py packages | sed -n 's/^CUDA_PIP_PACKAGES=//p')"
-"$venv/bin/python" -m pip install -q "${toolkit[@]}" cmake ninja pybind11 scikit-build-core
 
 LLAMA_PYBIND_REQUIRE_CUDA=1 "$venv/bin/python" -m pytest tests/test_cuda.py tests/test_cuda_toolkit.py "$@"
