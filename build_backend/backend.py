@@ -151,11 +151,10 @@ def get_requires_for_build_editable(config_settings: Settings = None) -> list[st
     return requires + _toolkit_requirements(config_settings)
 
 
-def _run_requirements(config_settings: Settings) -> list[str]:
-    """What the built package needs at run time from the pip toolkit: NVIDIA's runtime
-    packages, for a native build. A portable wheel (LLAMA_PYBIND_MODE=portable) leaves them
-    to its cuda12/cuda13 extra, whoever built it and with which toolkit."""
-    major = pip_toolkit_major(config_settings)
+def _run_requirements(config_settings: Settings, major: str) -> list[str]:
+    """What the built package needs at run time from the pip toolkit of CUDA ``major``
+    (none: ""): NVIDIA's runtime packages, for a native build. A portable wheel
+    (LLAMA_PYBIND_MODE=portable) leaves them to its cuda12/cuda13 extra, whoever built it."""
     defines = cmake_defines(config_settings, dict(os.environ))
     if not major or defines.get("LLAMA_PYBIND_MODE", "native") == "portable":
         return []
@@ -203,8 +202,9 @@ def _add_requirements_to_wheel(wheel: Path, requirements: list[str]) -> None:
 def _build(hook: Any, wheel_directory: str, config_settings: Settings, metadata: str | None) -> str:
     """Run scikit-build-core's ``hook``; with the pip toolkit, CMake is told to use it and
     the wheel requires NVIDIA's runtime packages (native builds)."""
-    requirements = _run_requirements(config_settings)
-    if pip_toolkit_major(config_settings):
+    major = pip_toolkit_major(config_settings)
+    requirements = _run_requirements(config_settings, major)
+    if major:
         config_settings = _with_pip_toolkit(config_settings)
     if requirements:
         # scikit-build-core would compare the metadata it makes with the prepared one, which
@@ -232,7 +232,7 @@ def build_editable(
 
 def _prepare(hook: Any, metadata_directory: str, config_settings: Settings) -> str:
     name = hook(metadata_directory, config_settings)
-    requirements = _run_requirements(config_settings)
+    requirements = _run_requirements(config_settings, pip_toolkit_major(config_settings))
     if requirements:
         path = Path(metadata_directory) / name / "METADATA"
         text = path.read_text(encoding="utf-8")

@@ -5,7 +5,8 @@ cuBLAS as pip packages (src/llama_cpp/cuda_toolkits.json lists the tested sets).
 they are almost a toolkit, but not quite one that nvcc and CMake's FindCUDAToolkit
 accept: nvcc looks for ``lib64`` beside its ``bin``, CMake links against unversioned
 ``libcudart.so``/``libcublas.so`` and the driver's ``libcuda.so`` (ggml uses the driver
-API), and CUDA 12 spreads the toolkit over one folder per component. This script lays
+API). (Packages spread over several folders, as CUDA 12's are, are merged; but NVIDIA's
+CUDA 12 packages carry no nvcc, so only CUDA 13 has a build set.) This script lays
 out a *view* of them: a folder shaped like a toolkit (``bin``, ``include``, ``nvvm``
 copied, ``lib64`` linked), plus a link-time stand-in for ``libcuda.so`` whose
 exported names are read from the packages' own ``cuda.h`` (the real driver library is

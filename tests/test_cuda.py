@@ -30,14 +30,13 @@ import pytest
 from gpu_backend import doctor_report, load_with_log, offloaded, server_on_gpu, teacher_forced
 
 import llama_cpp
+from llama_cpp._cuda_toolkits import cuda_toolkits
 from llama_cpp._loader import backend_directory, backend_failures, load_core
 
 pytestmark = pytest.mark.slow
 REQUIRED = os.environ.get("LLAMA_PYBIND_REQUIRE_CUDA") == "1"
 PROMPT = "The capital of France is"
-TOOLKITS = json.loads(
-    (Path(llama_cpp.__file__).parent / "cuda_toolkits.json").read_text(encoding="utf-8")
-)
+TOOLKITS = cuda_toolkits()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from llama_cpp import _loader
 from llama_cpp._build_info import build_info
 from llama_cpp._constants import *  # noqa: F403  (LLAMA_* names, as llama-cpp-python exports them)
 from llama_cpp._loader import load_core
@@ -95,9 +96,7 @@ def backend_failures() -> dict[str, str]:
     without the NVIDIA driver: ``{"libggml-cuda.so": "libcuda.so.1: cannot open shared
     object file: No such file or directory"}``. ``llama-cpp doctor`` gives the fix."""
     load_core()
-    from llama_cpp._loader import backend_failures as failures
-
-    return failures()
+    return _loader.backend_failures()
 
 
 def set_log_level(level: int | str) -> None:

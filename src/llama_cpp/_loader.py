@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from llama_cpp._cuda_toolkits import nvidia_package_folders
+
 DOCTOR_HINT = (
     "For a diagnosis and the command that fixes it, run: llama-cpp doctor "
     "(or: python -m llama_cpp.doctor)"
@@ -220,9 +222,9 @@ def _loadable(name: str) -> bool:
     return True
 
 
-# Where NVIDIA's pip packages keep the CUDA runtime and cuBLAS: CUDA 12 has a directory
-# per component, CUDA 13 one for all; shared objects in lib/, DLLs in bin/ (or below it).
-_NVIDIA_COMPONENTS = ("cuda_runtime", "cublas", "cu13")
+# NVIDIA's pip packages keep the CUDA runtime and cuBLAS in folders under nvidia/ (CUDA 12:
+# one per component, CUDA 13: one for all; cuda_toolkits.json names them); shared objects
+# in lib/, DLLs in bin/ (or below it).
 _NVIDIA_LIBS = ("cudart", "cublasLt", "cublas")  # in dependency order
 
 
@@ -231,7 +233,7 @@ def nvidia_library_files(nvidia: Path, windows: bool) -> list[Path]:
     the order they must be loaded: ``libcudart.so.12`` ... or ``cudart64_12.dll`` ..."""
     found: list[Path] = []
     for name in _NVIDIA_LIBS:
-        for component in _NVIDIA_COMPONENTS:
+        for component in nvidia_package_folders():
             if windows:
                 candidates = [*(nvidia / component).glob(f"bin/{name}64_*.dll"),
                               *(nvidia / component).glob(f"bin/*/{name}64_*.dll")]  # fmt: skip

@@ -4,11 +4,11 @@ the CUDA the build was compiled with, x86 Python under Rosetta on a Mac."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from llama_cpp.doctor._check_modules import CUDA_TOOLKITS, failed_backends
+from llama_cpp._cuda_toolkits import cuda_toolkits
+from llama_cpp.doctor._check_modules import failed_backends
 from llama_cpp.doctor._commands import reinstall, system_install
 from llama_cpp.doctor._finding import Finding, build_backends, build_name
 from llama_cpp.doctor._flags import GPU_BACKENDS
@@ -237,7 +237,7 @@ def build_cuda_version(report: dict[str, Any]) -> str | None:
 def minimum_driver(major: str, report: dict[str, Any]) -> str | None:
     """The oldest NVIDIA driver that runs every CUDA ``major``.x build on this system
     (src/llama_cpp/cuda_toolkits.json, shared with the build)."""
-    table = json.loads(CUDA_TOOLKITS.read_text(encoding="utf-8"))["toolkits"]
+    table = cuda_toolkits()["toolkits"]
     system = "windows" if (report.get("system") or {}).get("os") == "Windows" else "linux"
     return (table.get(major) or {}).get("minimum_driver", {}).get(system)
 

@@ -6,11 +6,10 @@ runtime quietly runs on the CPU. The loader records each module's failure
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
+from llama_cpp._cuda_toolkits import cuda_toolkits
 from llama_cpp.doctor._commands import (
     DISTRIBUTION,
     LIBRARY_PACKAGES,
@@ -28,14 +27,12 @@ BACKEND_OF_MODULE = {
     option.removeprefix("GGML_").lower(): backend for option, backend in BACKEND_OF_OPTION.items()
 }
 _MODULE = re.compile(r"^(?:lib)?ggml-([a-z]+)")
-# the tested sets of NVIDIA's CUDA packages, shared with the build
-CUDA_TOOLKITS = Path(__file__).resolve().parent.parent / "cuda_toolkits.json"
 
 
 def cuda_runtime_packages(major: str) -> str | None:
     """NVIDIA's pip packages with the CUDA runtime and cuBLAS of a CUDA major version,
     quoted for a shell: ``"nvidia-cuda-runtime>=13,<14" "nvidia-cublas>=13,<14"``."""
-    table = json.loads(CUDA_TOOLKITS.read_text(encoding="utf-8"))["toolkits"]
+    table = cuda_toolkits()["toolkits"]
     if major not in table:
         return None
     return " ".join(f'"{package}"' for package in table[major]["run"])
