@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,14 @@ class Server:
         env: dict[str, str] | None = None,
         output: Path | None = None,
     ):
-        """``output``: a file that gets the server's stdout and stderr (a verbose server
-        writes more than a pipe holds), instead of a pipe."""
-        self._output_file = output.open("w") if output is not None else None
+        """``output``: the file that gets the server's stdout and stderr (its log; a
+        temporary file when not given: a pipe nobody reads would fill and block it)."""
+        if output is None:
+            handle, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+            os.close(handle)
+            output = Path(name)
+        self.output = output
+        self._output_file = output.open("w")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
@@ -44,7 +50,7 @@ class Server:
                      if k not in ("MODEL", "API_KEY", "PORT", "CORS_ORIGINS")}  # fmt: skip
         self.process = subprocess.Popen(
             command,
-            stdout=self._output_file or subprocess.PIPE,
+            stdout=self._output_file,
             stderr=subprocess.STDOUT,
             text=True,
             env={**inherited, **(env or {})},
@@ -52,7 +58,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                said = output.read_text() if output else self.process.stdout.read()  # type: ignore[union-attr]
+                said = output.read_text()
                 self.stop()
                 raise AssertionError(f"the server exited: {said}")
             try:
@@ -70,10 +76,11 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        if self._output_file is not None:
-            self._output_file.close()
+        self._output_file.close()
+
+    def log(self) -> str:
+        """What the server has written so far."""
+        return self.output.read_text(errors="replace")
 
     def health(self) -> dict[str, Any]:
         return httpx.get(self.url + "/health").json()["models"]["smol"]

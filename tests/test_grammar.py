@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from llama_cpp import Llama, LlamaGrammar
+from llama_cpp._json_schema import MAX_SCHEMA_DEPTH
 from llama_cpp.llama_grammar import GrammarError
 
 
@@ -231,3 +232,58 @@ def test_refs_with_the_same_last_name_stay_distinct(llm: Llama) -> None:
     assert out["finish_reason"] == "stop"
     value = json.loads(out["text"])
     assert set(value) == {"sub"} and isinstance(value["sub"], int)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"a": schema}, "required": ["a"]}
+    return schema
+
+
+def test_a_schema_nested_too_deep_is_a_value_error_naming_the_limit() -> None:
+    LlamaGrammar.from_json_schema(_nested(MAX_SCHEMA_DEPTH - 1))  # at the limit: converted
+    with pytest.raises(ValueError, match=f"nests deeper than {MAX_SCHEMA_DEPTH} levels at 'root"):
+        LlamaGrammar.from_json_schema(_nested(400))
+
+
+def _defs(**defs: Any) -> dict[str, Any]:
+    return {"$defs": defs, "$ref": "#/$defs/a"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _required(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        _defs(a=_ref("a")),  # a -> a
+        _defs(a=_ref("b"), b=_ref("a")),  # a -> b -> a
+        _defs(a=_required(x=_ref("a"))),  # every value of a holds another a
+        _defs(a={"type": "array", "items": _ref("a"), "minItems": 1}),
+        _defs(a={"anyOf": [_ref("a"), _required(y=_ref("a"))]}),
+        _defs(a={"allOf": [_required(x=_ref("b"))]}, b=_required(z=_ref("a"))),
+    ],
+)
+def test_a_ref_cycle_with_no_way_out_is_a_value_error(schema: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"\$ref '#/\$defs/[ab]' cannot produce a finite value"):
+        LlamaGrammar.from_json_schema(schema)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        _defs(a={"type": "object", "properties": {"x": _ref("a")}}),  # x is optional
+        _defs(a={"anyOf": [{"type": "null"}, _required(x=_ref("a"))]}),
+        _defs(a={"type": "array", "items": _ref("a")}),  # may be empty
+        _defs(a=_required(x={"type": ["null", "object"], "properties": {"y": _ref("a")}})),
+    ],
+)
+def test_a_ref_cycle_with_a_way_out_converts(llm: Llama, schema: dict[str, Any]) -> None:
+    out = constrained(llm, "JSON: ", LlamaGrammar.from_json_schema(schema), max_tokens=24)
+    assert out["text"]

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from llama_cpp import _core
-from llama_cpp.server.scheduler import Chunk, End, Failed, Job, QueueFull, Scheduler
+from llama_cpp.server.scheduler import (
+    Chunk,
+    DeadlineExceeded,
+    End,
+    Failed,
+    Job,
+    QueueFull,
+    Scheduler,
+    SchedulerFault,
+)
 
 PROMPTS = [
     b"The capital of France is",
@@ -192,3 +201,68 @@ def test_close_ends_running_and_waiting_jobs(model: _core.Model) -> None:
     assert collect(waiting)[1].finish_reason == "cancelled"  # type: ignore[union-attr]
     with pytest.raises(RuntimeError, match="closed"):
         sched.submit(job(model, PROMPTS[2]))
+
+
+class ExplodingObserver:
+    """An observer with a bug: the scheduler calls it outside ``_core.step``."""
+
+    def __init__(self) -> None:
+        self.armed = True
+
+    def first_token(self, model: str, seconds: float) -> None:
+        if self.armed:
+            raise KeyError("a bug in the metrics")
+
+    def finished(self, model: str, prompt_tokens: int, completion_tokens: int, reason: str) -> None:
+        pass
+
+
+def test_a_fault_in_the_loop_fails_every_job_and_the_loop_goes_on(
+    model: _core.Model, caplog: pytest.LogCaptureFixture
+) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=1024, n_seq_max=2), max_queue=8, max_faults=3)
+    observer = ExplodingObserver()
+    sched.observer = observer
+    try:
+        jobs = [sched.submit(job(model, p, 64, no_eos=True)) for p in PROMPTS[:5]]
+        start = time.monotonic()
+        ends = [collect(j)[1] for j in jobs]
+        assert time.monotonic() - start < 30
+        # running and waiting jobs alike end with the fault, naming its cause
+        assert all(isinstance(e, Failed) and isinstance(e.error, SchedulerFault) for e in ends)
+        assert "KeyError('a bug in the metrics')" in str(ends[0].error)  # type: ignore[union-attr]
+        assert "the scheduler of the model failed" in caplog.text
+        assert "KeyError: 'a bug in the metrics'" in caplog.text  # the traceback is logged
+        assert sched.busy_slots == 0 and sched.queue_depth == 0 and sched.unhealthy is None
+        observer.armed = False
+        text, end = collect(sched.submit(job(model, PROMPTS[0], 8)))
+        assert isinstance(end, End) and b"Paris" in text
+        # a fault that keeps coming back: the scheduler stops taking jobs and says why
+        observer.armed = True
+        for _ in range(2):
+            collect(sched.submit(job(model, PROMPTS[1], 8)))
+        assert sched.unhealthy is not None and "3 scheduler failures" in sched.unhealthy
+        with pytest.raises(SchedulerFault, match="restart the server"):
+            sched.submit(job(model, PROMPTS[2], 8))
+    finally:
+        sched.close()
+
+
+def test_a_job_past_its_deadline_ends_with_an_error_running_or_waiting(
+    model: _core.Model,
+) -> None:
+    sched = Scheduler(_core.Context(model, n_ctx=4096, n_seq_max=1), max_queue=8)
+    try:
+        start = time.monotonic()
+        running = sched.submit(job(model, PROMPTS[0], 4000, no_eos=True, timeout_s=0.5))
+        waiting = sched.submit(job(model, PROMPTS[1], 8, timeout_s=0.3))
+        text, end = collect(running)
+        assert isinstance(end, Failed) and isinstance(end.error, DeadlineExceeded)
+        assert "longer than the server's limit of 0.5 s (--request_timeout_s)" in str(end.error)
+        assert text  # it had generated before its deadline
+        assert isinstance(collect(waiting)[1], Failed)
+        assert time.monotonic() - start < 5
+        text, end = collect(sched.submit(job(model, PROMPTS[0], 8, timeout_s=60)))
+        assert isinstance(end, End) and b"Paris" in text
+    finally:
+        sched.close()

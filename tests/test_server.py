@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -112,10 +113,33 @@ def test_model_field_is_optional_and_listed(server: Server) -> None:
     assert [m["id"] for m in models["data"]] == ["smol"]
 
 
+@pytest.mark.parametrize("name", ["gpt-3.5-turbo", "gemma2", "x", None])
+def test_one_model_serves_any_model_name_and_echoes_it(server: Server, name: str | None) -> None:
+    """As llama-server and llama-cpp-python's server do: the seeds' client code sends
+    names of its own (``gpt-3.5-turbo``, ``gemma2``) and reads the name back."""
+    named = {"model": name} if name is not None else {}
+    echoed = name or "smol"
+    chat = {**named, "messages": QUESTION, "temperature": 0, "max_tokens": 8}
+    r = httpx.post(server.url + "/v1/chat/completions", json=chat, headers=auth(), timeout=60)
+    assert r.status_code == 200 and r.json()["model"] == echoed, r.text
+    assert "Paris" in r.json()["choices"][0]["message"]["content"]
+    with httpx.stream("POST", server.url + "/v1/chat/completions", json={**chat, "stream": True},
+                      headers=auth(), timeout=60) as streamed:  # fmt: skip
+        events = [json.loads(line[6:]) for line in streamed.iter_lines()
+                  if line.startswith("data: {")]  # fmt: skip
+    assert events and all(e["model"] == echoed for e in events)
+    completion = {**named, "prompt": "The capital of France is", "max_tokens": 4,
+                  "temperature": 0}  # fmt: skip
+    r = httpx.post(server.url + "/v1/completions", json=completion, headers=auth(), timeout=60)
+    assert r.status_code == 200 and r.json()["model"] == echoed
+    r = httpx.post(server.url + "/v1/embeddings", json={**named, "input": "cat"},
+                   headers=auth(), timeout=60)  # fmt: skip
+    assert r.status_code == 200 and r.json()["model"] == echoed
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "needle"),
     [
-        ("/v1/completions", {"prompt": "x", "model": "nope"}, 404, "known models: ['smol']"),
         ("/v1/completions", {"prompt": "x", "temperature": "hot"}, 422, "temperature"),
         ("/v1/chat/completions", {"messages": []}, 422, "messages"),
         ("/v1/completions", {"prompt": "word " * 1500}, 400, "server's context holds 1024"),
@@ -261,9 +285,61 @@ def test_config_file_serves_several_models(model_path: Path, tmp_path: Path) -> 
                 "max_tokens": 4}  # fmt: skip
         out = httpx.post(url + "/v1/completions", json=body, timeout=60).json()
         assert out["model"] == "second" and "Paris" in out["choices"][0]["text"]
+        listed = httpx.get(url + "/v1/models").json()["data"]
+        assert [m["id"] for m in listed] == ["first", "second"]
+        # several models and no default: a name must select one
+        for extra, needle in (({"model": "gpt-3.5-turbo"}, "'gpt-3.5-turbo' is not served"),
+                              ({}, "serves several models")):  # fmt: skip
+            r = httpx.post(url + "/v1/completions", json={**body, **extra} if extra else
+                           {k: v for k, v in body.items() if k != "model"}, timeout=60)  # fmt: skip
+            assert r.status_code == 404, r.text
+            error = r.json()["error"]
+            assert needle in error["message"] and "['first', 'second']" in error["message"]
+            assert error["type"] == "model_not_found" and error["param"] == "model"
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_default_model_serves_the_names_no_model_has(model_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        "models:\n"
+        f"  - {{model: '{model_path}', model_alias: first, n_ctx: 256, n_parallel: 1}}\n"
+        f"  - {{model: '{model_path}', model_alias: second, n_ctx: 256, n_parallel: 1,"
+        " default: true}\n"
+    )
+    srv = Server(model_path, "--config_file", str(config), "--model_alias", "third",
+                 "--n_ctx", "256", "--n_parallel", "1")  # fmt: skip
+    try:
+        body = {"model": "gpt-4o", "prompt": "The capital of France is", "max_tokens": 2}
+        r = httpx.post(srv.url + "/v1/completions", json=body, timeout=60)
+        assert r.status_code == 200 and r.json()["model"] == "gpt-4o"
+        served = httpx.get(srv.url + "/metrics").text
+        assert 'llama_generations_total{model="second",reason="length"} 1' in served
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "needle"),
+    [
+        ("default: true", ["--default_model", "nope"], "--default_model 'nope' is not one of"),
+        ("default: true", [], "several models are marked default: true: ['a', 'b']"),
+    ],
+)
+def test_a_wrong_default_model_is_refused_before_loading(
+    tmp_path: Path, config: str, flags: list[str], needle: str
+) -> None:
+    from llama_cpp.server.__main__ import parse
+
+    file = tmp_path / "server.yaml"
+    file.write_text(
+        f"models:\n  - {{model: m.gguf, model_alias: a, {config}}}\n"
+        f"  - {{model: m.gguf, model_alias: b, {config}}}\n"
+    )
+    with pytest.raises(SystemExit, match=re.escape(needle)):
+        parse(["--config_file", str(file), *flags])
 
 
 def test_cli_usage_and_unknown_command() -> None:

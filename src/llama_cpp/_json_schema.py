@@ -45,6 +45,9 @@ _FORMATS = {
 }
 # fmt: on
 _FORMATS["date-time"] = _FORMATS["date"][:-8] + r' "T" ' + _FORMATS["time"][5:]
+MAX_SCHEMA_DEPTH = 64
+"""Nesting levels a JSON schema may have (deeper ones are refused, not converted)."""
+
 _IGNORED = {
     "$schema",
     "$id",
@@ -93,6 +96,8 @@ class SchemaConverter:
         self.root_schema = schema
         self.rules: dict[str, str] = {}
         self.ref_rules: dict[str, str] = {}
+        self._depth = 0
+        self._needs_memo: dict[str, frozenset[str]] = {}
 
     # -- rules ------------------------------------------------------------------
     def _primitive(self, name: str) -> str:
@@ -115,6 +120,18 @@ class SchemaConverter:
     # -- schema walk --------------------------------------------------------------
     def visit(self, schema: Any, hint: str) -> str:
         """The name of a rule matching ``schema``."""
+        if self._depth >= MAX_SCHEMA_DEPTH:
+            raise ValueError(
+                f"the JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels at '{hint}'; "
+                "flatten it (name repeated parts in $defs and use $ref)"
+            )
+        self._depth += 1
+        try:
+            return self._visit(schema, hint)
+        finally:
+            self._depth -= 1
+
+    def _visit(self, schema: Any, hint: str) -> str:
         if schema is True or schema == {}:
             return self._primitive("value")
         if schema is False:
@@ -196,12 +213,59 @@ class SchemaConverter:
         if ref in self.ref_rules:
             return self.ref_rules[ref]
         target = self._resolve(ref)
+        if ref in self._needs(target, (ref,)):
+            raise ValueError(
+                f"$ref {ref!r} cannot produce a finite value: every alternative of it "
+                "requires itself again; give the cycle a way out (an optional property, "
+                "an anyOf with a non-recursive branch, or an array that may be empty)"
+            )
         # a placeholder of its own (never shared), so recursive refs can use it
         name = self._add("ref-" + ref.rsplit("/", 1)[-1], "", reuse=False)
         self.ref_rules[ref] = name
         body_rule = self.visit(target, name + "-body")
         self.rules[name] = body_rule
         return name
+
+    def _needs(self, schema: Any, resolving: tuple[str, ...]) -> frozenset[str]:
+        """The $refs that every value matching ``schema`` must contain (a $ref found in
+        its own set cannot end). ``resolving``: the refs being expanded (a cycle)."""
+        if not isinstance(schema, dict) or len(resolving) > MAX_SCHEMA_DEPTH:
+            return frozenset()
+            return frozenset()
+        if "$ref" in schema:
+            ref = schema["$ref"]
+            if ref in resolving:
+                return frozenset({ref})
+            if ref not in self._needs_memo:
+                try:
+                    target = self._resolve(ref)
+                except ValueError:
+                    return frozenset()  # reported when visited
+                self._needs_memo[ref] = frozenset({ref}) | self._needs(target, (*resolving, ref))
+            return self._needs_memo[ref]
+        for key in ("anyOf", "oneOf"):
+            if isinstance(schema.get(key), list) and schema[key]:
+                options = [self._needs(s, resolving) for s in schema[key]]
+                return frozenset.intersection(*options)
+        if "const" in schema or "enum" in schema or isinstance(schema.get("type"), list):
+            return frozenset()
+        if schema.get("nullable"):
+            return frozenset()
+        needed: frozenset[str] = frozenset()
+        for part in schema.get("allOf", []) if isinstance(schema.get("allOf"), list) else []:
+            needed |= self._needs(part, resolving)
+        properties = schema.get("properties")
+        required = schema.get("required")
+        if isinstance(properties, dict) and isinstance(required, list):
+            for key in required:
+                if key in properties:
+                    needed |= self._needs(properties[key], resolving)
+        if isinstance(schema.get("minItems"), int) and schema["minItems"] > 0:
+            needed |= self._needs(schema.get("items"), resolving)
+        for item in schema.get("prefixItems", []) if isinstance(schema.get("prefixItems"),
+                                                                 list) else []:  # fmt: skip
+            needed |= self._needs(item, resolving)
+        return needed
 
     def _merge_all_of(self, schema: dict[str, Any], hint: str) -> dict[str, Any]:
         merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from llama_cpp.server.settings import ModelSettings, ServerSettings, load_config_file
+from llama_cpp.server.settings import (
+    ModelSettings,
+    ServerSettings,
+    default_model_name,
+    load_config_file,
+)
 
 
 def _add_fields(parser: argparse.ArgumentParser, model: type[BaseModel]) -> None:
@@ -54,6 +58,7 @@ def parse(argv: list[str] | None = None) -> tuple[ServerSettings, list[ModelSett
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise SystemExit(f"two models have the same name: {names}; give each a model_alias")
+    default_model_name(server, models)  # a wrong choice fails here, before any model loads
     return server, models
 
 
@@ -64,13 +69,16 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"model file not found: {model.model}")
     import uvicorn
 
+    from llama_cpp.server import logs
     from llama_cpp.server.app import create_app
     from llama_cpp.server.runner import ModelRunner
 
+    log_config = logs.configure(server.log_level, server.log_format)
     runners = {m.name: ModelRunner(m, server.max_queue) for m in models}
     app = create_app(server, runners)
-    print(f"serving {sorted(runners)} on http://{server.host}:{server.port}", file=sys.stderr)
-    uvicorn.run(app, host=server.host, port=server.port, log_level="warning")
+    logs.log.info("serving %s on http://%s:%d", sorted(runners), server.host, server.port)
+    uvicorn.run(app, host=server.host, port=server.port, log_config=log_config,
+                log_level=server.log_level, access_log=False)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,11 +17,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llama_cpp import __version__
 from llama_cpp._completion import ChunkStream
+from llama_cpp.server.logs import AccessLog, current_access, log, note_usage
 from llama_cpp.server.metrics import Metrics
+from llama_cpp.server.middleware import (
+    BodyLimit,
+    FaultBarrier,
+    MeasureRequests,
+    error_body,
+)
 from llama_cpp.server.requests import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -31,9 +36,9 @@ from llama_cpp.server.requests import (
     TokenizeRequest,
 )
 from llama_cpp.server.runner import ModelRunner
-from llama_cpp.server.scheduler import QueueFull, Scheduler
+from llama_cpp.server.scheduler import DeadlineExceeded, QueueFull, Scheduler
 from llama_cpp.server.served import RequestContext, current_request, stream_chunks
-from llama_cpp.server.settings import ServerSettings
+from llama_cpp.server.settings import ServerSettings, default_model_name
 
 
 class ApiError(Exception):
@@ -42,84 +47,6 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, kind: str, param: str | None = None):
         super().__init__(message)
         self.status, self.kind, self.param = status, kind, param
-
-
-def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
-
-
-class BodyLimit:
-    """Refuses with 413 a request body over ``limit`` bytes: by its Content-Length before
-    reading, and by counting while reading, so a chunked upload cannot get around it. The
-    body is read whole (every route takes one JSON document) and handed on."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            await self._refuse(f"{int(length)} bytes", scope, receive, send)
-            return
-        parts, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client went away before sending its body
-            body = message.get("body", b"")
-            size += len(body)
-            if size > self.limit:
-                await self._refuse(f"more than {self.limit} bytes", scope, receive, send)
-                return
-            parts.append(body)
-            if not message.get("more_body", False):
-                break
-        pending: list[Message] = [{"type": "http.request", "body": b"".join(parts)}]
-
-        async def replay() -> Message:
-            # the body once, then the real channel (which reports a disconnect)
-            return pending.pop() if pending else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, size: str, scope: Scope, receive: Receive, send: Send) -> None:
-        message = (f"the request body has {size}; the limit is {self.limit} "
-                   "(--max_body_bytes)")  # fmt: skip
-        response = JSONResponse(_error_body(message, "invalid_request_error"), status_code=413)
-        await response(scope, receive, send)
-
-
-class MeasureRequests:
-    """Counts requests by route and status and times them to the response head, for
-    /metrics. Plain ASGI: a streamed body passes through untouched."""
-
-    known_paths = frozenset({"/v1/completions", "/v1/chat/completions", "/v1/embeddings",
-                             "/v1/models", "/health", "/metrics", "/extras/tokenize",
-                             "/extras/detokenize"})  # fmt: skip
-
-    def __init__(self, app: ASGIApp, metrics: Metrics):
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.monotonic()
-        path = scope["path"] if scope["path"] in self.known_paths else "other"
-
-        async def timed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.metrics.count("llama_requests_total", "HTTP requests, by route and status.",
-                                   path=path, status=str(message["status"]))  # fmt: skip
-                self.metrics.observe("llama_request_duration_seconds",
-                                     "Time to the response head.", time.monotonic() - start,
-                                     path=path)  # fmt: skip
-            await send(message)
-
-        await self.app(scope, receive, timed_send)
 
 
 def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
@@ -135,6 +62,7 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
         yield
 
     app = FastAPI(title="llama-cpp-pybind", version=__version__, lifespan=lifespan)
+    app.add_middleware(FaultBarrier)  # innermost of ours: the others see its 500
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -143,7 +71,7 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    default = next(iter(runners.values()))
+    default_name = default_model_name(settings, [r.settings for r in runners.values()])
     metrics = Metrics()
     for name, runner in runners.items():
         runner.scheduler.observer, runner.scheduler.name = metrics, name
@@ -156,6 +84,7 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
     metrics.gauge("llama_slots_busy", "Slots generating.", per_model(lambda s: s.busy_slots))
     metrics.gauge("llama_slots", "Slots (--n_parallel).", per_model(lambda s: s.n_slots))
     app.add_middleware(MeasureRequests, metrics=metrics)
+    app.add_middleware(AccessLog)  # outermost: sees every response, refusals included
 
     async def authorize(request: Request) -> None:
         if not settings.api_key:
@@ -171,18 +100,20 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(_error_body(str(error), error.kind, error.param), error.status)
+        return JSONResponse(error_body(str(error), error.kind, error.param), error.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         # FastAPI's own refusals (an unreadable body, an unknown route, a wrong method)
         message = str(error.detail)
         if error.status_code == 400 and "parsing the body" in message:
-            message = "the request body is not valid JSON (UTF-8 encoded)"
+            message = (
+                "the request body is not valid JSON (UTF-8 encoded, nested at most ~1000 deep)"
+            )
         elif error.status_code == 404:
             message = f"no route {request.url.path}; see /docs for the routes"
         kind = "invalid_request_error" if error.status_code < 500 else "server_error"
-        return JSONResponse(_error_body(message, kind), error.status_code, headers=error.headers)
+        return JSONResponse(error_body(message, kind), error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -193,52 +124,62 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
         first = error.errors()[0].get("loc", ()) if error.errors() else ()
         param = ".".join(str(p) for p in first if p != "body") or None
         return JSONResponse(
-            _error_body("; ".join(problems), "invalid_request_error", param), status_code=422
+            error_body("; ".join(problems), "invalid_request_error", param), status_code=422
         )
 
     @app.exception_handler(QueueFull)
     async def on_busy(request: Request, error: QueueFull) -> JSONResponse:
         return JSONResponse(
-            _error_body(str(error), "server_busy"),
+            error_body(str(error), "server_busy"),
             status_code=503,
             headers={"Retry-After": str(error.retry_after)},
         )
 
     @app.exception_handler(ValueError)
     async def on_value_error(request: Request, error: ValueError) -> JSONResponse:
-        return JSONResponse(_error_body(str(error), "invalid_request_error"), status_code=400)
+        return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
 
     @app.exception_handler(TypeError)
     async def on_type_error(request: Request, error: TypeError) -> JSONResponse:
-        return JSONResponse(_error_body(str(error), "invalid_request_error"), status_code=400)
+        return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
+
+    @app.exception_handler(DeadlineExceeded)
+    async def on_deadline(request: Request, error: DeadlineExceeded) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, error)
+        return JSONResponse(error_body(str(error), "timeout_error"), status_code=504)
 
     def runner_for(name: str | None) -> ModelRunner:
-        if name is None or name == "":
-            return default
-        if name in runners:
+        """The runner serving a request that names ``name``: the model of that name (or
+        alias), else the default one (the only one, or the configured default), as
+        OpenAI clients send names of their own (``gpt-3.5-turbo``) and expect an answer."""
+        record = current_access.get()
+        if record is not None:
+            record.model = name or default_name
+        if name and name in runners:
             return runners[name]
-        raise ApiError(
-            404,
-            f"model {name!r} is not served here; known models: {sorted(runners)}",
-            "model_not_found",
-            "model",
-        )
+        if default_name is not None:
+            return runners[default_name]
+        if not name:
+            message = f"this server serves several models: name one of {sorted(runners)}"
+        else:
+            message = f"model {name!r} is not served here; known models: {sorted(runners)}"
+        raise ApiError(404, message, "model_not_found", "model")
 
     guarded = [Depends(authorize)]
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "models": {
-                name: {
-                    "slots": r.scheduler.n_slots,
-                    "busy": r.scheduler.busy_slots,
-                    "queued": r.scheduler.queue_depth,
-                }
-                for name, r in runners.items()
-            },
-        }
+    async def health() -> JSONResponse:
+        models: dict[str, Any] = {}
+        for name, r in runners.items():
+            models[name] = {"slots": r.scheduler.n_slots, "busy": r.scheduler.busy_slots,
+                            "queued": r.scheduler.queue_depth}  # fmt: skip
+            if r.scheduler.unhealthy is not None:
+                models[name]["error"] = r.scheduler.unhealthy
+        failing = {n: m["error"] for n, m in models.items() if "error" in m}
+        body: dict[str, Any] = {"status": "error" if failing else "ok", "models": models}
+        if failing:
+            body["error"] = "; ".join(f"{n}: {e}" for n, e in failing.items())
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     @app.get("/metrics", dependencies=guarded, response_class=PlainTextResponse)
     async def prometheus() -> str:
@@ -261,9 +202,12 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
         made on the loop (the worker thread that makes the job sees this context)."""
         arrival = runner.scheduler.arriving()
         loop = asyncio.get_running_loop() if body.stream else None
-        current_request.set(RequestContext(stream_loop=loop, arrival=arrival))
+        current_request.set(RequestContext(stream_loop=loop, arrival=arrival,
+                                           timeout_s=settings.request_timeout_s))  # fmt: skip
         try:
-            result = await run_in_threadpool(method, **body.llama_kwargs())
+            # the response names the model as the client did (or the served name)
+            kwargs = {**body.llama_kwargs(), "model": body.model or runner.name}
+            result = await run_in_threadpool(method, **kwargs)
         finally:
             arrival.close()
         return _sse(result) if body.stream else result
@@ -281,7 +225,9 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
     @app.post("/v1/embeddings", dependencies=guarded)
     async def embeddings(body: EmbeddingRequest) -> Any:
         runner = runner_for(body.model)
-        return await run_in_threadpool(runner.embed, body.input, body.model or runner.name)
+        result = await run_in_threadpool(runner.embed, body.input, body.model or runner.name)
+        note_usage(result["usage"]["prompt_tokens"])
+        return result
 
     @app.post("/extras/tokenize", dependencies=guarded)
     async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
@@ -324,7 +270,13 @@ def _sse(stream: ChunkStream[Any]) -> EventSourceResponse:
             async for chunk in chunks:
                 yield _event(json.dumps(chunk))
         except Exception as error:  # mid-stream: the status line is already sent
-            yield _event(json.dumps(_error_body(str(error), "server_error")))
+            if isinstance(error, DeadlineExceeded):
+                log.warning("a stream ended at its deadline: %s", error)
+                kind = "timeout_error"
+            else:
+                log.error("a stream failed after it started", exc_info=error)
+                kind = "server_error"
+            yield _event(json.dumps(error_body(str(error), kind)))
         finally:
             await chunks.aclose()
         yield _event("[DONE]")

@@ -15,12 +15,20 @@ so that their prompts join the same decode instead of each waiting a whole step.
 
 Consumers read a job's events from any thread (:meth:`Job.events`) or from asyncio
 (``Job(loop=...)``, then :meth:`Job.aevents`).
+
+The thread is supervised: an exception anywhere in a turn fails every running and
+waiting job with :class:`SchedulerFault` (their consumers never wait forever), is logged
+with its traceback, and the loop goes on with a cleared context. After
+``max_faults`` faults within a minute the scheduler stops taking jobs and reports itself
+unhealthy (:attr:`Scheduler.unhealthy`). A job may carry a deadline: past it, the job
+ends with :class:`DeadlineExceeded`, waiting or running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import queue
 import threading
 import time
@@ -30,6 +38,8 @@ from typing import Any, Protocol
 
 from llama_cpp import _core
 
+log = logging.getLogger("llama_cpp.server")
+
 
 class QueueFull(RuntimeError):
     """Every slot is busy and the waiting queue is full; retry after ``retry_after`` s."""
@@ -37,6 +47,14 @@ class QueueFull(RuntimeError):
     def __init__(self, queued: int, retry_after: int = 1):
         super().__init__(f"the server is busy: all slots in use and {queued} requests waiting")
         self.retry_after = retry_after
+
+
+class SchedulerFault(RuntimeError):
+    """The scheduler failed outside any one request; every job it held ends with this."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """A job ran past its deadline (``--request_timeout_s``)."""
 
 
 @dataclass
@@ -92,6 +110,7 @@ class Job:
     stop: list[str] = field(default_factory=list)
     logprobs: int = -1
     loop: asyncio.AbstractEventLoop | None = None
+    timeout_s: float | None = None  # from submission to the end; None: no deadline
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     first_output: float | None = None
@@ -102,6 +121,17 @@ class Job:
     def __post_init__(self) -> None:
         if self.loop is not None:
             self._aevents = asyncio.Queue()
+
+    @property
+    def overdue(self) -> bool:
+        """Past its deadline."""
+        return self.timeout_s is not None and time.monotonic() - self.submitted > self.timeout_s
+
+    def deadline_error(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"the request ran longer than the server's limit of {self.timeout_s:g} s "
+            "(--request_timeout_s); ask for fewer tokens or raise the limit"
+        )
 
     def cancel(self) -> None:
         """Stop this job (its client went away); its slot is freed before the next step."""
@@ -161,7 +191,14 @@ class Scheduler:
     observer: Observer | None = None
     name = ""
 
-    def __init__(self, context: _core.Context, *, max_queue: int = 64, gather_s: float = 0.02):
+    def __init__(
+        self,
+        context: _core.Context,
+        *,
+        max_queue: int = 64,
+        gather_s: float = 0.02,
+        max_faults: int = 5,
+    ):
         if context.n_seq_max < 1:
             raise ValueError("the context needs at least one sequence")
         if max_queue < 0:
@@ -176,6 +213,9 @@ class Scheduler:
         self._cv = threading.Condition()
         self._closing = False
         self.steps = 0
+        self.max_faults = max_faults
+        self.faults: collections.deque[float] = collections.deque()  # times of recent faults
+        self.unhealthy: str | None = None  # why no job is taken any more
         self._thread = threading.Thread(target=self._loop, name="llama-scheduler", daemon=True)
         self._thread.start()
 
@@ -194,6 +234,8 @@ class Scheduler:
                 self._arrived(arrival)
             if self._closing:
                 raise RuntimeError("the scheduler is closed")
+            if self.unhealthy is not None:
+                raise SchedulerFault(self.unhealthy)
             free = self.n_slots - len(self._running)
             if len(self._waiting) >= self.max_queue + max(free, 0):
                 raise QueueFull(len(self._waiting))
@@ -226,16 +268,52 @@ class Scheduler:
     # ---- the scheduler thread ---------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            with self._cv:
-                while not self._closing and not self._waiting and not self._running:
-                    self._cv.wait()
-                if self._closing:
-                    break
-                self._admit()
-                self._gather()
-            self._drop_cancelled()
-            if self._running:
-                self._step()
+            try:
+                with self._cv:
+                    while not self._closing and not self._waiting and not self._running:
+                        self._cv.wait()
+                    if self._closing:
+                        break
+                    self._admit()
+                    self._gather()
+                self._drop_cancelled()
+                if self._running:
+                    self._step()
+            except BaseException as error:  # supervised: see the module doc
+                self._fault(error)
+        self._close_all()
+
+    def _fault(self, error: BaseException) -> None:
+        """Fail every job held, clear the context, and go on (or stop taking jobs)."""
+        log.error("the scheduler of %s failed; its requests end with an error",
+                  self.name or "the model", exc_info=error)  # fmt: skip
+        fault = SchedulerFault(f"the server failed while generating: {error!r}")
+        fault.__cause__ = error
+        now = time.monotonic()
+        self.faults.append(now)
+        while self.faults and now - self.faults[0] > 60:
+            self.faults.popleft()
+        with self._cv:
+            running, self._running = list(self._running.values()), {}
+            waiting, self._waiting = list(self._waiting), collections.deque()
+            if len(self.faults) >= self.max_faults:
+                self.unhealthy = (
+                    f"{len(self.faults)} scheduler failures within a minute, the last: "
+                    f"{error!r}; restart the server"
+                )
+        for item in running:
+            self._clear_slot(item.slot)
+            item.job.emit(Failed(fault))
+        for job in waiting:
+            job.emit(Failed(fault))
+
+    def _clear_slot(self, slot: int) -> None:
+        try:
+            self.context.seq_clear(slot)
+        except Exception:  # the fault is already being reported
+            log.exception("could not clear slot %d after a failure", slot)
+
+    def _close_all(self) -> None:
         for running in list(self._running.values()):
             self._finish(running, "cancelled")
         with self._cv:
@@ -305,10 +383,22 @@ class Scheduler:
         return best
 
     def _drop_cancelled(self) -> None:
+        """End cancelled jobs, and overdue ones with their deadline error."""
         for running in list(self._running.values()):
             if running.job.cancelled:
                 running.generation.cancel()
                 self._finish(running, "cancelled")
+            elif running.job.overdue:
+                running.generation.cancel()
+                with self._cv:
+                    self._running.pop(running.slot, None)
+                running.job.emit(Failed(running.job.deadline_error()))
+        with self._cv:
+            overdue = [job for job in self._waiting if job.overdue]
+            for job in overdue:
+                self._waiting.remove(job)
+        for job in overdue:
+            job.emit(Failed(job.deadline_error()))
 
     def _step(self) -> None:
         generations = [r.generation for r in self._running.values()]

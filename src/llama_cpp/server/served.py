@@ -19,6 +19,7 @@ from typing import Any
 from llama_cpp import _core
 from llama_cpp._completion import ChunkStream, CompletionRun
 from llama_cpp.llama import Llama
+from llama_cpp.server.logs import note_usage
 from llama_cpp.server.scheduler import Arrival, Chunk, End, Failed, Job, Scheduler
 
 
@@ -63,6 +64,7 @@ class JobGeneration:
             self.finish_reason = "cancelled"
             raise event.error
         self.finish_reason = event.finish_reason
+        note_usage(event.prompt_tokens, event.completion_tokens)
         return b"", [], None
 
     def cancel(self) -> None:
@@ -74,10 +76,11 @@ class RequestContext:
     """What the route that starts a completion tells the code that makes its Job (in a
     worker thread, which sees the route's context): the event loop that will write a
     stream's chunks (the scheduler then delivers to it directly), and the request's
-    :class:`Arrival`."""
+    :class:`Arrival`, and its deadline (``--request_timeout_s``)."""
 
     stream_loop: asyncio.AbstractEventLoop | None = None
     arrival: Arrival | None = None
+    timeout_s: float | None = None
 
 
 current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -142,6 +145,7 @@ class ServedLlama(Llama):
             options["stop"],
             -1 if logprobs is None else logprobs,
             loop=request.stream_loop if request is not None and options["stream"] else None,
+            timeout_s=request.timeout_s if request is not None else None,
         )
         self.scheduler.submit(job, request.arrival if request is not None else None)
         return CompletionRun(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,9 @@ class ModelSettings(BaseModel):
     chat_format: str | None = Field(None, description="named chat format (default: the model's)")
     flash_attn: bool | None = Field(None, description="flash attention (default: llama.cpp's)")
     verbose: bool = Field(False, description="print llama.cpp's log")
+    default: bool = Field(
+        False, description="serve requests naming an unknown model (several models only)"
+    )
 
     @property
     def name(self) -> str:
@@ -41,7 +44,19 @@ class ServerSettings(BaseSettings):
     api_key: Annotated[list[str] | None, NoDecode] = Field(
         None, description="accepted Bearer keys (comma-separated)"
     )
+    default_model: str | None = Field(
+        None,
+        description="model (alias) that serves requests naming an unknown model, when several "
+        "are served (one model serves every request)",
+    )
     max_queue: int = Field(64, ge=0, description="requests waiting beyond the slots")
+    request_timeout_s: float | None = Field(
+        None, gt=0, description="longest a (chat) completion may take, queue included (504)"
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="server log level (debug also logs health checks)"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="log lines: text or json")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="request size limit")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="allowed CORS origins (comma-separated)"
@@ -75,3 +90,22 @@ def load_config_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SystemExit(f"{path}: expected a mapping of settings at the top level")
     return data
+
+
+def default_model_name(server: ServerSettings, models: list[ModelSettings]) -> str | None:
+    """The model that serves a request naming no served model: the only one, else the one
+    ``--default_model`` names or marked ``default: true`` (None: such requests get a 404)."""
+    names = [m.name for m in models]
+    if len(models) == 1:
+        return names[0]
+    if server.default_model is not None:
+        if server.default_model not in names:
+            raise SystemExit(
+                f"--default_model {server.default_model!r} is not one of the served models "
+                f"{names}; give a model_alias listed in the config file"
+            )
+        return server.default_model
+    marked = [m.name for m in models if m.default]
+    if len(marked) > 1:
+        raise SystemExit(f"several models are marked default: true: {marked}; mark one")
+    return marked[0] if marked else None
