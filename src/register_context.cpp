@@ -476,6 +476,105 @@ py::array_t<float> embed(Context &self, const std::vector<llama_token> &tokens, 
     return arr;
 }
 
+// Embeddings of several inputs in as few decodes as they fit: each decode packs up to
+// n_seq_max inputs (one sequence each) and n_batch tokens. Per input the same result as
+// embed(): a pooled vector, or one row per token when the context does not pool. Every
+// sequence is cleared before and after.
+py::list embed_many(Context &self, const std::vector<std::vector<llama_token>> &inputs) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    llama_context *ctx = self.get();
+    require(self.params().embeddings, "this context was not created with embeddings=True");
+    const size_t n_batch = llama_n_batch(ctx);
+    const size_t limit = std::min(static_cast<size_t>(llama_n_ctx_seq(ctx)), n_batch);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        require(!inputs[i].empty(), "cannot embed an empty input (input " + std::to_string(i) + ")");
+        check_tokens(self, inputs[i]);
+        require(inputs[i].size() <= limit, "input " + std::to_string(i) + " has " +
+                                               std::to_string(inputs[i].size()) +
+                                               " tokens but this context embeds at most " +
+                                               std::to_string(limit) + " per input");
+    }
+    const auto n_seq = static_cast<size_t>(llama_n_seq_max(ctx));
+    const auto n_embd = static_cast<size_t>(llama_model_n_embd_out(self.model()));
+    const bool pooled = llama_pooling_type(ctx) != LLAMA_POOLING_TYPE_NONE;
+    std::vector<std::vector<float>> outs(inputs.size());
+    unsigned long long since = log_capture::mark();
+    int32_t rc = 0;
+    bool missing = false;
+    {
+        py::gil_scoped_release release;
+        llama_memory_t memory = llama_get_memory(ctx);
+        auto clear_all = [&] {
+            for (size_t s = 0; s < n_seq; ++s) {
+                llama_memory_seq_rm(memory, static_cast<llama_seq_id>(s), -1, -1);
+                self.seq_tokens(static_cast<int32_t>(s)).clear();
+            }
+        };
+        clear_all();
+        llama_batch batch = llama_batch_init(static_cast<int32_t>(n_batch), 0, 1);
+        size_t next = 0;
+        while (next < inputs.size() && rc == 0 && !missing) {
+            std::vector<size_t> packed;
+            batch.n_tokens = 0;
+            while (next < inputs.size() && packed.size() < n_seq &&
+                   static_cast<size_t>(batch.n_tokens) + inputs[next].size() <= n_batch) {
+                const auto seq = static_cast<llama_seq_id>(packed.size());
+                for (size_t i = 0; i < inputs[next].size(); ++i) {
+                    const int32_t at = batch.n_tokens++;
+                    batch.token[at] = inputs[next][i];
+                    batch.pos[at] = static_cast<llama_pos>(i);
+                    batch.n_seq_id[at] = 1;
+                    batch.seq_id[at][0] = seq;
+                    batch.logits[at] = true;
+                }
+                packed.push_back(next++);
+            }
+            rc = llama_decode(ctx, batch);
+            int32_t row = 0;
+            for (size_t k = 0; k < packed.size() && rc == 0 && !missing; ++k) {
+                const std::vector<llama_token> &tokens = inputs[packed[k]];
+                std::vector<float> &out = outs[packed[k]];
+                if (pooled) {
+                    const float *e = llama_get_embeddings_seq(ctx, static_cast<llama_seq_id>(k));
+                    missing = e == nullptr;
+                    if (!missing) {
+                        out.assign(e, e + n_embd);
+                    }
+                } else {
+                    out.resize(tokens.size() * n_embd);
+                    for (size_t i = 0; i < tokens.size() && !missing; ++i) {
+                        const float *e = llama_get_embeddings_ith(ctx, row + static_cast<int32_t>(i));
+                        missing = e == nullptr;
+                        if (!missing) {
+                            std::memcpy(out.data() + i * n_embd, e, n_embd * sizeof(float));
+                        }
+                    }
+                }
+                row += static_cast<int32_t>(tokens.size());
+            }
+            clear_all();
+        }
+        llama_batch_free(batch);
+    }
+    if (rc != 0) {
+        throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
+                                             Context::describe_decode_status(rc) + ")",
+                                         since));
+    }
+    if (missing) {
+        throw llama_error(with_llama_log("llama.cpp returned no embeddings", since));
+    }
+    py::list result;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        py::array_t<float> arr = pooled ? py::array_t<float>(static_cast<py::ssize_t>(n_embd))
+                                        : py::array_t<float>({static_cast<py::ssize_t>(inputs[i].size()),
+                                                              static_cast<py::ssize_t>(n_embd)});
+        std::copy(outs[i].begin(), outs[i].end(), arr.mutable_data());
+        result.append(std::move(arr));
+    }
+    return result;
+}
+
 void set_lora(Context &self, const std::vector<std::shared_ptr<LoraAdapter>> &adapters,
               const std::vector<float> &scales) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
@@ -614,6 +713,9 @@ void register_context(py::module_ &m) {
         .def("embed", &embed, py::arg("tokens"), py::arg("seq_id") = 0,
              "Embeddings of `tokens` evaluated on their own: a pooled vector, or (n_tokens, n_embd) "
              "when the context does not pool.")
+        .def("embed_many", &embed_many, py::arg("inputs"),
+             "Embeddings of several token lists, packed into as few decodes as fit (n_seq_max inputs "
+             "and n_batch tokens per decode): per input what embed() gives.")
         .def("set_lora", &set_lora, py::arg("adapters"), py::arg("scales"), "Use these LoRA adapters.")
         .def("perf", &perf, "llama.cpp's timing counters (ms) and token counts.")
         .def("perf_reset", &perf_reset, "Reset the timing counters.")

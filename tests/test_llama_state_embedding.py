@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llama_cpp import LLAMA_POOLING_TYPE_NONE, Llama
+from llama_cpp._embedding import EMBED_SEQUENCES
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +99,39 @@ def test_long_embedding_input_truncates_or_errors(llm: Llama) -> None:
     assert len(llm.embed(text)) == llm.n_embd()
     with pytest.raises(ValueError, match="exceed"):
         llm.embed(text, truncate=False)
+
+
+TEXTS = [f"{word} number {i} is {'very ' * (i % 7)}{word}" for i, word in
+         enumerate(["cat", "kitten", "stock market", "", "ÿ€ unicode ✓", "x"] * 12)]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["generative", "pooled", "tokens"])
+def test_many_inputs_embed_together_as_they_do_alone(model_path: Path, mode: str) -> None:
+    """72 inputs (several decodes of up to EMBED_SEQUENCES each, n_batch tokens) give each
+    input what it gets embedded alone (to float rounding: batched matrix products sum in
+    another order: a token row differs more than a pooled vector; different texts are
+    below 0.99)."""
+    kwargs: dict[str, object] = {
+        "generative": {},
+        "pooled": {"embedding": True},
+        "tokens": {"embedding": True, "pooling_type": LLAMA_POOLING_TYPE_NONE},
+    }[mode]
+    llama = Llama(str(model_path), n_ctx=256, n_batch=256, verbose=False, **kwargs)  # type: ignore[arg-type]
+    try:
+        together = llama.embed(TEXTS)
+        alone = [llama.embed(text) for text in TEXTS]
+        assert len(together) == len(TEXTS) > EMBED_SEQUENCES
+        for a, b in zip(together, alone):
+            if mode == "tokens":
+                assert len(a) == len(b) and all(cosine(x, y) > 0.995 for x, y in zip(a, b))
+            else:
+                assert cosine(a, b) > 0.999
+    finally:
+        llama.close()
+
+
+def test_an_input_too_long_names_its_index_and_both_counts(llm: Llama) -> None:
+    with pytest.raises(
+        ValueError, match=r"input 1 has 1\d\d\d tokens and the context embeds at most"
+    ):
+        llm.embed(["short", "word " * 1000], truncate=False)

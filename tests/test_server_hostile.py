@@ -29,13 +29,15 @@ def _json_schema_format(schema: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server(model_path: Path) -> Iterator[Server]:
-    srv = Server(model_path, "--n_ctx", "128", "--n_parallel", "2", "--request_timeout_s", "3")
+    srv = Server(model_path, "--n_ctx", "128", "--n_parallel", "2", "--request_timeout_s", "60",
+                 "--max_embedding_inputs", "8", "--max_embedding_tokens", "100")  # fmt: skip
     yield srv
     srv.stop()
 
 
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
+EMBEDDINGS = "/v1/embeddings"
 CASES: list[tuple[str, str, dict[str, Any] | str, int, str]] = [
     (
         "schema 400 deep",
@@ -172,8 +174,36 @@ CASES: list[tuple[str, str, dict[str, Any] | str, int, str]] = [
     ("max_tokens huge", COMPLETIONS, {"prompt": "x", "max_tokens": 2**62}, 200, ""),
     ("seed too large", COMPLETIONS, {"prompt": "x", "seed": 2**70}, 422, "seed"),
     ("temperature NaN as text", COMPLETIONS, {"prompt": "x", "temperature": "NaN"}, 422, ""),
-    ("embedding input of numbers", "/v1/embeddings", {"input": [1, 2, 3]}, 422, "input"),
+    ("embedding input of numbers", EMBEDDINGS, {"input": [1, 2, 3]}, 422, "input"),
     ("tokenize nothing", "/extras/tokenize", {}, 422, "input"),
+    (
+        "embedding input longer than a slot",
+        EMBEDDINGS,
+        {"input": ["a", "word " * 300]},
+        400,
+        "input 1 has 301 tokens and a request's share of the server's context embeds at most 127",
+    ),
+    (
+        "5,000 empty embedding inputs",
+        EMBEDDINGS,
+        {"input": [""] * 5000},
+        400,
+        "the request has 5000 inputs; the limit is 8 (--max_embedding_inputs)",
+    ),
+    (
+        "embedding tokens over the limit",
+        EMBEDDINGS,
+        {"input": ["word " * 60] * 2},
+        400,
+        "the inputs have 122 tokens together; the limit per request is 100",
+    ),
+    (
+        "2 million characters to embed",
+        EMBEDDINGS,
+        {"input": "word " * 400_000},
+        400,
+        "input 0 has 400001 tokens",
+    ),
 ]
 
 

@@ -2,7 +2,9 @@
 
 A Llama created with ``embedding=True`` embeds with its own context; any
 other Llama gets a second, embeddings-only context on the same weights when
-first asked, so embedding never needs a reload.
+first asked, so embedding never needs a reload. Many inputs are embedded
+together: each decode packs up to ``EMBED_SEQUENCES`` of them (one sequence
+each, sharing one KV buffer) and ``n_batch`` tokens.
 
 Models that declare a pooling type (embedding models) are pooled by
 llama.cpp as declared, or as ``pooling_type=`` asks. A generative model
@@ -22,6 +24,21 @@ from llama_cpp._constants import LLAMA_POOLING_TYPE_NONE, LLAMA_POOLING_TYPE_UNS
 
 if TYPE_CHECKING:
     from llama_cpp.llama import Llama
+
+
+EMBED_SEQUENCES = 32
+"""Inputs one decode embeds at most (the sequences of an embeddings context)."""
+
+
+class InputTooLong(ValueError):
+    """An input has more tokens than one embedding can read."""
+
+
+def embedding_context_params(params: _core.ContextParams) -> None:
+    """Make ``params`` (of a context that embeds) hold ``EMBED_SEQUENCES`` inputs at once,
+    each up to its whole length."""
+    params.n_seq_max = max(params.n_seq_max, EMBED_SEQUENCES)
+    params.kv_unified = True  # every sequence may use all n_ctx positions
 
 
 def declared_pooling(model: _core.Model) -> int | None:
@@ -60,6 +77,7 @@ class Embedder:
             p.n_batch = p.n_ubatch = params.n_ctx
             p.n_threads, p.n_threads_batch = params.n_threads, params.n_threads_batch
             p.embeddings = True
+            embedding_context_params(p)
             declared = declared_pooling(llama.model)
             p.pooling_type = LLAMA_POOLING_TYPE_NONE if declared is None else declared
             self.prefixed_mean = declared is None
@@ -74,50 +92,74 @@ class Embedder:
         if self._own:
             self._ctx.close()
 
-    def _one(self, tokens: list[int]) -> Any:
-        result = self._ctx.embed(self._prefix + tokens, 0)
+    def _vector(self, rows: Any) -> Any:
+        """One input's result: the pooled vector, our prefixed mean, or the token rows."""
         if self.prefixed_mean:
-            return result[len(self._prefix) :].mean(axis=0).tolist()
-        return result.tolist()
+            return rows[len(self._prefix) :].mean(axis=0).tolist()
+        return rows.tolist()
 
     def embed(
-        self, input: str | list[str], *, normalize: bool, truncate: bool, return_count: bool
+        self,
+        input: str | list[str],
+        *,
+        normalize: bool,
+        truncate: bool,
+        return_count: bool,
+        max_total_tokens: int | None = None,
     ) -> Any:
+        """Embeddings of ``input`` (see Llama.embed); ``max_total_tokens`` bounds the
+        tokens of all inputs together (a ValueError naming it beyond)."""
         texts = [input] if isinstance(input, str) else input
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise TypeError("input must be a string or a list of strings")
-        limit = min(self._ctx.n_ctx, self._ctx.n_batch) - len(self._prefix)
+        limit = min(self._ctx.n_ctx_seq, self._ctx.n_batch) - len(self._prefix)
         pooled = self.prefixed_mean or self._ctx.pooling_type != LLAMA_POOLING_TYPE_NONE
-        out: list[Any] = []
-        total = 0
+        inputs = [self._tokens(text, i, limit, truncate) for i, text in enumerate(texts)]
+        total = sum(len(tokens) for tokens in inputs)
+        if max_total_tokens is not None and total > max_total_tokens:
+            raise ValueError(
+                f"the inputs have {total} tokens together; the limit per request is "
+                f"{max_total_tokens} (--max_embedding_tokens): send fewer or shorter inputs"
+            )
         with self._llama._lock:
             if not self._own:
                 self._llama._stream_epoch += 1
-            for text in texts:
-                tokens = self._llama.tokenize(
-                    text.encode("utf-8"), add_bos=not self.prefixed_mean, special=False
-                )
-                if not tokens:
-                    tokens = [max(self._llama.token_bos(), 0)]
-                if len(tokens) > limit:
-                    if not truncate:
-                        raise ValueError(
-                            f"Requested tokens ({len(tokens)}) exceed the embedding limit "
-                            f"of {limit}; pass truncate=True or a larger n_ctx"
-                        )
-                    tokens = tokens[:limit]
-                total += len(tokens)
-                result = self._one(tokens)
-                if normalize:
-                    result = _normalized(result) if pooled else [_normalized(r) for r in result]
-                out.append(result)
-            if not self._own:
-                self._ctx.clear()
+            rows = self._ctx.embed_many([self._prefix + tokens for tokens in inputs])
+        out: list[Any] = []
+        for result in map(self._vector, rows):
+            if normalize:
+                result = _normalized(result) if pooled else [_normalized(r) for r in result]
+            out.append(result)
         output = out[0] if isinstance(input, str) else out
         return (output, total) if return_count else output
 
-    def create_embedding(self, input: str | list[str], model_name: str) -> Any:
-        vectors, total = self.embed(input, normalize=True, truncate=True, return_count=True)
+    def _tokens(self, text: str, index: int, limit: int, truncate: bool) -> list[int]:
+        tokens = self._llama.tokenize(
+            text.encode("utf-8"), add_bos=not self.prefixed_mean, special=False
+        )
+        if not tokens:
+            tokens = [max(self._llama.token_bos(), 0)]
+        if len(tokens) > limit:
+            if not truncate:
+                holder, advice = self._llama._context_advice()
+                raise InputTooLong(
+                    f"Requested tokens ({len(tokens)}) exceed the embedding limit of {limit}: "
+                    f"input {index} has {len(tokens)} tokens and {holder} embeds at most "
+                    f"{limit} per input; shorten it, or {advice}"
+                )
+            tokens = tokens[:limit]
+        return tokens
+
+    def create_embedding(
+        self,
+        input: str | list[str],
+        model_name: str,
+        *,
+        truncate: bool = True,
+        max_total_tokens: int | None = None,
+    ) -> Any:
+        vectors, total = self.embed(input, normalize=True, truncate=truncate, return_count=True,
+                                    max_total_tokens=max_total_tokens)  # fmt: skip
         items = [vectors] if isinstance(input, str) else vectors
         return {
             "object": "list",

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,10 @@ class Llama:
     are serialised, and starting a call while a stream is unfinished stops
     that stream with a clear error.
     """
+
+    # whether __init__ creates the llama.cpp context (a subclass whose generation runs
+    # elsewhere, like the server's, keeps only the model and the context parameters)
+    _owns_context: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -172,11 +176,13 @@ class Llama:
         with verbose_log(self.verbose):
             self._model = _core.Model(self.model_path, **vars(self.model_params))
             self._prefixed_mean = _embedding.uses_prefixed_mean(self._model, pooling_type)
-            if vocab_only:
+            if vocab_only or not self._owns_context:
                 self._ctx: _core.Context | None = None
             else:
                 if self._prefixed_mean and embedding:
                     self.context_params.pooling_type = LLAMA_POOLING_TYPE_NONE
+                if embedding:
+                    _embedding.embedding_context_params(self.context_params)
                 self._ctx = _core.Context.from_params(self._model, self.context_params)
                 self.context_params = self._ctx.params
                 if lora_path:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llama_cpp.server.settings import (
+    EmbeddingLimits,
     ModelSettings,
     ServerSettings,
     default_model_name,
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     from llama_cpp.server.runner import ModelRunner
 
     log_config = logs.configure(server.log_level, server.log_format)
-    runners = {m.name: ModelRunner(m, server.max_queue) for m in models}
+    limits = EmbeddingLimits.of(server)
+    runners = {m.name: ModelRunner(m, server.max_queue, limits) for m in models}
     app = create_app(server, runners)
     logs.log.info("serving %s on http://%s:%d", sorted(runners), server.host, server.port)
     uvicorn.run(app, host=server.host, port=server.port, log_config=log_config,

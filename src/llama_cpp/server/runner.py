@@ -7,14 +7,14 @@ from typing import Any
 
 from llama_cpp.server.scheduler import Scheduler
 from llama_cpp.server.served import ServedLlama, shared_context
-from llama_cpp.server.settings import ModelSettings
+from llama_cpp.server.settings import EmbeddingLimits, ModelSettings
 
 
 class ModelRunner:
-    """Loads ``settings.model`` once; completions go to the scheduler, embeddings to the
-    ServedLlama's own context (one at a time)."""
+    """Loads ``settings.model`` once; completions go to the scheduler, embeddings to an
+    embeddings context of one slot's size, made on first use (one request at a time)."""
 
-    def __init__(self, settings: ModelSettings, max_queue: int):
+    def __init__(self, settings: ModelSettings, max_queue: int, limits: EmbeddingLimits):
         self.settings = settings
         self.name = settings.name
         self.llama = ServedLlama(
@@ -32,10 +32,20 @@ class ModelRunner:
         self.scheduler = Scheduler(context, max_queue=max_queue)
         self.llama.attach(self.scheduler)
         self._embed_lock = threading.Lock()
+        self.limits = limits
 
     def embed(self, text: str | list[str], model: str) -> Any:
+        """OpenAI-shaped embeddings, or a ValueError naming the limit an input breaks."""
+        inputs = 1 if isinstance(text, str) else len(text)
+        if inputs > self.limits.max_inputs:
+            raise ValueError(
+                f"the request has {inputs} inputs; the limit is {self.limits.max_inputs} "
+                "(--max_embedding_inputs)"
+            )
         with self._embed_lock:
-            return self.llama.create_embedding(text, model=model)
+            return self.llama._embeddings().create_embedding(
+                text, model, truncate=False, max_total_tokens=self.limits.max_tokens
+            )
 
     def close(self) -> None:
         self.scheduler.close()

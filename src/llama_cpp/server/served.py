@@ -4,7 +4,8 @@
 chain and stop strings (chat templates, tools, JSON schemas, logprobs, streaming
 chunks), and replaces only the last part: the generation is a :class:`Job` on the
 :class:`Scheduler`, so any number of requests run at once, each in its own sequence.
-Its own small context serves embeddings and tokenization.
+It creates no context of its own: the scheduler's is the only one for generation, and
+embeddings get one of a slot's size when first asked (``Llama``'s embeddings context).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class ServedLlama(Llama):
     """``Llama`` for the server: completions go through ``scheduler`` (see module doc)."""
 
     scheduler: Scheduler
+    _owns_context = False
 
     def attach(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
@@ -123,7 +125,7 @@ class ServedLlama(Llama):
 
     def _context_advice(self) -> tuple[str, str]:
         return "a request's share of the server's context", (
-            "start the server with a larger --n_ctx"
+            "start the server with a larger --n_ctx (positions per request)"
         )
 
     def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:  # type: ignore[override]

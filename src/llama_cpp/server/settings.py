@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,6 +58,12 @@ class ServerSettings(BaseSettings):
         "info", description="server log level (debug also logs health checks)"
     )
     log_format: Literal["text", "json"] = Field("text", description="log lines: text or json")
+    max_embedding_inputs: int = Field(
+        2048, ge=1, description="inputs one embeddings request may have (400 beyond)"
+    )
+    max_embedding_tokens: int = Field(
+        300_000, ge=1, description="tokens of all inputs of one embeddings request (400 beyond)"
+    )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="request size limit")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="allowed CORS origins (comma-separated)"
@@ -71,6 +78,18 @@ class ServerSettings(BaseSettings):
             return [part.strip() for item in value for part in str(item).split(",")
                     if part.strip()]  # fmt: skip
         return value
+
+
+@dataclass(frozen=True)
+class EmbeddingLimits:
+    """What one embeddings request may ask (inputs, and tokens of them all)."""
+
+    max_inputs: int
+    max_tokens: int
+
+    @classmethod
+    def of(cls, server: ServerSettings) -> EmbeddingLimits:
+        return cls(server.max_embedding_inputs, server.max_embedding_tokens)
 
 
 def load_config_file(path: str) -> dict[str, Any]:
