@@ -9,6 +9,7 @@
 //   std::invalid_argument -> ValueError    (pybind11's own mapping)
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,23 @@ struct file_not_found : std::runtime_error {
     file_not_found(const std::string &message, std::string path)
         : std::runtime_error(message), path(std::move(path)) {}
     std::string path;
+};
+
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD: text
+// from a model file (metadata, llama.cpp's log quoting it) may hold any bytes, and
+// Python's str needs UTF-8.
+std::string utf8_lossy(const std::string &text);
+
+// While one lives on a thread, a GGML_ASSERT that fails on that thread throws
+// llama_error instead of aborting the process. Only around work that runs wholly on
+// the calling thread and that llama.cpp unwinds cleanly: model loading (its loader
+// catches the exception and reports the model as unreadable). ggml's C code is built
+// with unwind tables (CMakeLists.txt) so the exception can pass through ggml_abort.
+struct AbortAsException {
+    AbortAsException();
+    ~AbortAsException();
+    AbortAsException(const AbortAsException &) = delete;
+    AbortAsException &operator=(const AbortAsException &) = delete;
 };
 
 // `message`, followed by what llama.cpp logged (warnings and errors) since

@@ -12,11 +12,27 @@
 #include "errors.hpp"
 #include "llama.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace llama_pybind {
+
+// Hand the memory llama.cpp has just freed back to the system. glibc keeps large freed
+// blocks in its heap (its mmap threshold grows as big buffers are freed), so a process
+// that loads and closes models or contexts would otherwise grow with each one.
+inline void return_freed_memory() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
 
 struct model_owner {
     explicit model_owner(llama_model *m) : model(m) {}
-    ~model_owner() { llama_model_free(model); }
+    ~model_owner() {
+        llama_model_free(model);
+        return_freed_memory();
+    }
     model_owner(const model_owner &) = delete;
     model_owner &operator=(const model_owner &) = delete;
     llama_model *model;

@@ -95,6 +95,7 @@ void Context::close() {
         batch_capacity_ = 0;
     }
     model_.reset();
+    return_freed_memory();
 }
 
 llama_batch &Context::scratch_batch(int32_t n_tokens) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "errors.hpp"
 #include "handles.hpp"
 #include "log_capture.hpp"
 #include <pybind11/stl.h>
@@ -99,6 +100,7 @@ std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, boo
     llama_model *model = nullptr;
     {
         py::gil_scoped_release release;
+        AbortAsException abort_as_exception;  // a failed check on a corrupt file: an error
         model = llama_model_load_from_file(path.c_str(), params);
     }
     if (model == nullptr) {
@@ -165,7 +167,8 @@ py::dict metadata(const Model &self) {
             value.resize(static_cast<size_t>(v) + 1);
             v = llama_model_meta_val_str_by_index(model, i, value.data(), value.size());
         }
-        meta[py::str(std::string(key.data()))] = std::string(value.data(), static_cast<size_t>(v));
+        meta[py::str(utf8_lossy(std::string(key.data())))] =
+            utf8_lossy(std::string(value.data(), static_cast<size_t>(v)));
     }
     return meta;
 }
@@ -173,7 +176,7 @@ py::dict metadata(const Model &self) {
 std::string model_desc(const Model &self) {
     char buf[256];
     int32_t n = llama_model_desc(self.get(), buf, sizeof buf);
-    return std::string(buf, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    return utf8_lossy(std::string(buf, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1)));
 }
 
 }  // namespace
@@ -219,7 +222,7 @@ void register_model(py::module_ &m) {
         .def_property_readonly("chat_template",
                                [](const Model &s) -> py::object {
                                    const char *t = llama_model_chat_template(s.get(), nullptr);
-                                   return t ? py::object(py::str(t)) : py::object(py::none());
+                                   return t ? py::object(py::str(utf8_lossy(t))) : py::object(py::none());
                                })
         .def_property_readonly("token_bos", [](const Model &s) { return llama_vocab_bos(s.vocab()); })
         .def_property_readonly("token_eos", [](const Model &s) { return llama_vocab_eos(s.vocab()); })
