@@ -16,8 +16,9 @@ that no prompt cache helps, then one client alone. Figures per server: aggregate
 tokens/s (tokens delivered by all streams / wall time from the first request to the
 last stream's end), the median time to first token, and broken streams (an error, no
 ``[DONE]``, or a finish reason other than ``length``). Ratios are taken within each
-round and the medians printed, so a drifting machine hits both sides alike. Nothing
-here asserts a threshold.
+round and the medians printed, so a drifting machine hits both sides alike. The resident
+memory of our server and llama-server (same slots, same positions per slot) is read after
+each round and printed for the first and the last. Nothing here asserts a threshold.
 
     python benchmarks/server.py                    # builds the baselines on first use
     python benchmarks/server.py --rounds 7 --clients 8 --tokens 64
@@ -73,6 +74,13 @@ class ServerProcess:
                 pass
             time.sleep(0.3)
         raise SystemExit(f"{label} did not answer within 120 s; see {self.log}")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process now (Linux), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -221,9 +229,11 @@ def main() -> int:
             server.stop()
         raise
     api_args = argparse.Namespace(model=args.model, threads=args.threads, prompt_tokens=8,
-                                  tokens=args.tokens, repeats=args.repeats)  # fmt: skip
+                                  tokens=args.tokens, repeats=args.repeats,
+                                  backend="cpu")  # fmt: skip
     api = ApiSide(Path(sys.executable), api_args)
     rounds: list[dict[str, dict[str, float]]] = []
+    memory: dict[str, list[float]] = {s.label: [] for s in servers[:2]}
     try:
         for index in range(args.rounds):
             print(f"round {index + 1}/{args.rounds}", file=sys.stderr, flush=True)
@@ -238,11 +248,17 @@ def main() -> int:
                 "api_stream": args.tokens / api_streamed,
             }
             rounds.append(measured)
+            for server in servers[:2]:  # after each round: every slot has been used
+                memory[server.label].append(server.rss_mb())
     finally:
         api.close()
         for server in servers:
             server.stop()
     report(args, [s.label for s in servers], rounds)
+    ours, theirs = memory["llama-cpp-pybind"], memory["llama-server"]
+    print(f"RSS after the first round: ours {ours[0]:.0f} MB, llama-server {theirs[0]:.0f} MB, "
+          f"ratio {ours[0] / theirs[0]:.3f}; after the last: {ours[-1]:.0f} MB vs "
+          f"{theirs[-1]:.0f} MB, ratio {ours[-1] / theirs[-1]:.3f}")  # fmt: skip
     return 0
 
 

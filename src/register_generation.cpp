@@ -241,7 +241,10 @@ public:
         logits_processor_ = std::move(logits_processor);
         stopping_criteria_ = std::move(stopping_criteria);
     }
-    bool python_error() const { return python_error_; }
+    bool python_error() const { return python_error_.has_value(); }
+    // The exception a Python callback of this generation raised (None if none).
+    py::object error() const { return python_error_ ? python_error_->value() : py::object(py::none()); }
+    [[noreturn]] void raise_python_error() const { throw *python_error_; }
 
     void cancel() {
         if (!finished_) {
@@ -337,8 +340,9 @@ private:
         return ids;
     }
 
-    // Run a Python callback with the GIL; on an exception, keep it set as the
-    // Python error, end the generation and return false.
+    // Run a Python callback with the GIL; on an exception, keep it with this
+    // generation (no Python error stays pending: in a batched step the other
+    // generations go on), end the generation and return false.
     template <typename F>
     bool call_python(F &&body) {
         py::gil_scoped_acquire acquire;
@@ -346,11 +350,11 @@ private:
             body();
             return true;
         } catch (py::error_already_set &e) {
-            e.restore();
+            python_error_.emplace(std::move(e));
         } catch (const std::exception &e) {
             PyErr_SetString(PyExc_ValueError, e.what());
+            python_error_.emplace();  // fetches (and clears) the error just set
         }
-        python_error_ = true;
         finish("cancelled");
         return false;
     }
@@ -402,7 +406,7 @@ private:
     std::vector<llama_token> lookup_;
     int64_t n_drafted_ = 0;
     int64_t n_draft_accepted_ = 0;
-    bool python_error_ = false;
+    std::optional<py::error_already_set> python_error_;
     size_t in_batch_ = 0;
     int32_t logits_index_ = -1;
     bool finished_ = false;
@@ -495,9 +499,12 @@ py::object drive(Generation &g, bool to_end) {
             }
         }
     }
-    if (interrupted || g.python_error()) {
+    if (interrupted) {
         g.cancel();
         throw py::error_already_set();
+    }
+    if (g.python_error()) {
+        g.raise_python_error();
     }
     if (rc != 0) {
         g.cancel();
@@ -550,6 +557,9 @@ void register_generation(py::module_ &m) {
              },
              "Output produced by step() and not yet taken: (text bytes, tokens, logprobs).")
         .def_property_readonly("finished", &Generation::finished)
+        .def_property_readonly("error", &Generation::error,
+                               "The exception a Python callback (logits processor, stopping criteria, draft "
+                               "model) raised, which ended this generation; None if none did.")
         .def_property_readonly("finish_reason", &Generation::finish_reason,
                                "None while running; 'stop' (EOS or a stop string), 'length' or 'cancelled'.")
         .def_property_readonly("matched_stop", &Generation::matched_stop, "The stop string that ended it, if any.")
@@ -584,15 +594,11 @@ void register_generation(py::module_ &m) {
             if (rc != 0) {
                 raise_decode_error(rc, since);
             }
-            for (Generation *g : raw) {
-                if (g->python_error()) {
-                    throw py::error_already_set();
-                }
-            }
         },
         py::arg("context"), py::arg("generations"),
         "Advance several generations on one context with a single decode (continuous batching); "
-        "read each one's output with take().");
+        "read each one's output with take(). A generation whose Python callback raised is "
+        "finished ('cancelled') and holds the exception in .error; the others go on.");
 }
 
 }  // namespace llama_pybind

@@ -266,3 +266,37 @@ def test_a_job_past_its_deadline_ends_with_an_error_running_or_waiting(
         assert isinstance(end, End) and b"Paris" in text
     finally:
         sched.close()
+
+
+def test_a_python_callback_that_raises_in_a_batched_step_fails_only_its_generation(
+    model: _core.Model,
+) -> None:
+    context = _core.Context(model, n_ctx=512, n_seq_max=3)
+    calls = 0
+
+    def broken(input_ids: object, scores: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise ZeroDivisionError("a bug in a logits processor")
+        return scores
+
+    def generation(seq: int, **hooks: object) -> _core.Generation:
+        return _core.Generation(context, greedy(model, no_eos=True), seq,
+                                model.tokenize(PROMPTS[seq]), 12, **hooks)  # type: ignore[arg-type]  # fmt: skip
+
+    healthy = [generation(0), generation(2, stopping_criteria=lambda ids, scores: False)]
+    faulty = generation(1, logits_processor=broken)
+    while not all(g.finished for g in healthy):
+        _core.step(context, [g for g in [*healthy, faulty] if not g.finished])
+        for g in healthy:
+            g.take()
+    # the faulty one ended with its own exception; nothing is left pending for the others
+    assert isinstance(faulty.error, ZeroDivisionError) and faulty.finish_reason == "cancelled"
+    assert all(g.error is None and g.finish_reason == "length" for g in healthy)
+    assert healthy[0].n_generated == healthy[1].n_generated == 12
+    # and alone (Llama's path) the exception is raised to the caller
+    alone = generation(1, logits_processor=lambda ids, scores: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        alone.run()
+    context.close()

@@ -412,6 +412,12 @@ class Scheduler:
             return
         self.steps += 1
         for running in list(self._running.values()):
+            if running.generation.error is not None:  # its own Python callback raised
+                self._clear_slot(running.slot)
+                with self._cv:
+                    self._running.pop(running.slot, None)
+                running.job.emit(Failed(running.generation.error))
+                continue
             text, tokens, logprobs = running.generation.take()
             if text or tokens:
                 self._first_output(running.job)
