@@ -67,7 +67,10 @@ std::string with_llama_log(const std::string &message, unsigned long long since)
 }
 
 void register_errors(py::module_ &m) {
+#if !defined(_MSC_VER)
+    // (MSVC assumes C functions never throw: there a failed check still aborts)
     ggml_set_abort_callback(on_ggml_abort);
+#endif
     py::register_exception<llama_error>(m, "LlamaError", PyExc_RuntimeError);
 
     py::register_exception_translator([](std::exception_ptr p) {

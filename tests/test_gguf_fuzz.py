@@ -14,7 +14,7 @@ import pytest
 
 from llama_cpp import Llama
 
-CASES = 3000
+CASES = 2000
 
 
 def test_the_layout_reader_finds_the_test_models_fields(model_path: Path) -> None:
