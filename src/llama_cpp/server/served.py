@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ current_request: contextvars.ContextVar[RequestContext | None] = contextvars.Con
 )
 
 
-async def stream_chunks(stream: ChunkStream[Any]) -> AsyncIterator[Any]:
+async def stream_chunks(stream: ChunkStream[Any]) -> AsyncGenerator[Any, None]:
     """The chunks of a streamed server call, made on the event loop as the scheduler
     delivers output (no thread per stream). Leaving early cancels the job."""
     run, maker = stream.run, stream.maker

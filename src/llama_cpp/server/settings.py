@@ -100,7 +100,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     text = file.read_text(encoding="utf-8")
     if file.suffix.lower() in (".yaml", ".yml"):
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ImportError as e:
             raise SystemExit("a YAML config file needs PyYAML: pip install pyyaml") from e
         data = yaml.safe_load(text)
