@@ -17,6 +17,7 @@ from llama_cpp.server.scheduler import (
     End,
     Failed,
     Job,
+    ModelUnhealthy,
     QueueFull,
     Scheduler,
     SchedulerFault,
@@ -242,7 +243,7 @@ def test_a_fault_in_the_loop_fails_every_job_and_the_loop_goes_on(
         for _ in range(2):
             collect(sched.submit(job(model, PROMPTS[1], 8)))
         assert sched.unhealthy is not None and "3 scheduler failures" in sched.unhealthy
-        with pytest.raises(SchedulerFault, match="restart the server"):
+        with pytest.raises(ModelUnhealthy, match="restart the server"):
             sched.submit(job(model, PROMPTS[2], 8))
     finally:
         sched.close()

@@ -252,3 +252,28 @@ def test_a_request_past_the_deadline_is_a_504_and_a_stream_ends_with_an_error(
     assert "a stream ended at its deadline" in slow_server.log()
     health = httpx.get(slow_server.url + "/health").json()["models"]["smol"]
     assert health["busy"] == 0 and health["queued"] == 0
+
+
+def test_an_unhealthy_model_answers_503_and_health_says_why(model_path: Path) -> None:
+    """A scheduler that has failed too often (tests/test_scheduler.py makes one fail) takes
+    no more requests: the routes and /health say so with a 503 and the reason."""
+    from fastapi.testclient import TestClient
+
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.runner import ModelRunner
+    from llama_cpp.server.settings import EmbeddingLimits, ModelSettings, ServerSettings
+
+    settings = ServerSettings()
+    runner = ModelRunner(ModelSettings(model=str(model_path), model_alias="smol", n_ctx=64,
+                                       n_parallel=1), 4, EmbeddingLimits.of(settings))  # fmt: skip
+    try:
+        with TestClient(create_app(settings, {"smol": runner})) as client:
+            assert client.get("/health").status_code == 200
+            runner.scheduler.unhealthy = "5 scheduler failures within a minute; restart"
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["error"] == "smol: 5 scheduler failures within a minute; restart"
+            r = client.post("/v1/completions", json={"prompt": "x", "max_tokens": 2})
+            assert r.status_code == 503 and "restart" in r.json()["error"]["message"]
+    finally:
+        runner.close()

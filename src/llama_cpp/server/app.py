@@ -36,7 +36,7 @@ from llama_cpp.server.requests import (
     TokenizeRequest,
 )
 from llama_cpp.server.runner import ModelRunner
-from llama_cpp.server.scheduler import DeadlineExceeded, QueueFull, Scheduler
+from llama_cpp.server.scheduler import DeadlineExceeded, ModelUnhealthy, QueueFull, Scheduler
 from llama_cpp.server.served import RequestContext, current_request, stream_chunks
 from llama_cpp.server.settings import ServerSettings, default_model_name
 
@@ -142,6 +142,10 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
     @app.exception_handler(TypeError)
     async def on_type_error(request: Request, error: TypeError) -> JSONResponse:
         return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
+
+    @app.exception_handler(ModelUnhealthy)
+    async def on_unhealthy(request: Request, error: ModelUnhealthy) -> JSONResponse:
+        return JSONResponse(error_body(str(error), "server_error"), status_code=503)
 
     @app.exception_handler(DeadlineExceeded)
     async def on_deadline(request: Request, error: DeadlineExceeded) -> JSONResponse:

@@ -53,6 +53,10 @@ class SchedulerFault(RuntimeError):
     """The scheduler failed outside any one request; every job it held ends with this."""
 
 
+class ModelUnhealthy(SchedulerFault):
+    """The scheduler has failed too often to take jobs (see :attr:`Scheduler.unhealthy`)."""
+
+
 class DeadlineExceeded(TimeoutError):
     """A job ran past its deadline (``--request_timeout_s``)."""
 
@@ -235,7 +239,7 @@ class Scheduler:
             if self._closing:
                 raise RuntimeError("the scheduler is closed")
             if self.unhealthy is not None:
-                raise SchedulerFault(self.unhealthy)
+                raise ModelUnhealthy(self.unhealthy)
             free = self.n_slots - len(self._running)
             if len(self._waiting) >= self.max_queue + max(free, 0):
                 raise QueueFull(len(self._waiting))
