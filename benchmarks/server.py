@@ -14,7 +14,8 @@ streaming ``/v1/completions`` requests (default 8) of N tokens (default 64; gree
 end-of-text biased away so that every request makes exactly N), each prompt distinct so
 that no prompt cache helps, then one client alone. Figures per server: aggregate
 tokens/s (tokens delivered by all streams / wall time from the first request to the
-last stream's end), the median time to first token, and broken streams (an error, no
+last stream's end), the median time to first token, the server process's CPU time per
+token delivered, and broken streams (an error, no
 ``[DONE]``, or a finish reason other than ``length``). Ratios are taken within each
 round and the medians printed, so a drifting machine hits both sides alike. The resident
 memory of our server and llama-server (same slots, same positions per slot) is read after
@@ -74,6 +75,12 @@ class ServerProcess:
                 pass
             time.sleep(0.3)
         raise SystemExit(f"{label} did not answer within 120 s; see {self.log}")
+
+    def cpu_s(self) -> float:
+        """CPU time the server process has used so far (Linux), in seconds."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         """Resident memory of the server process now (Linux), in MB."""
@@ -238,8 +245,12 @@ def main() -> int:
         for index in range(args.rounds):
             print(f"round {index + 1}/{args.rounds}", file=sys.stderr, flush=True)
             order = servers[index % len(servers) :] + servers[: index % len(servers)]
-            measured = {s.label: concurrent_streams(s.url, args.clients, index, args)
-                        for s in order}  # fmt: skip
+            measured = {}
+            for server in order:
+                cpu = server.cpu_s()
+                measured[server.label] = concurrent_streams(server.url, args.clients, index, args)
+                spent = server.cpu_s() - cpu
+                measured[server.label]["cpu_ms"] = 1000 * spent / (args.clients * args.tokens)
             api_best = min(api.seconds(f"gen {args.tokens}") for _ in range(args.repeats))
             api_streamed = min(api.seconds(f"stream {args.tokens}") for _ in range(args.repeats))
             measured["one client"] = {
@@ -267,21 +278,28 @@ def report(args: argparse.Namespace, labels: list[str],
     def median(label: str, key: str) -> float:
         return statistics.median(r[label][key] for r in rounds)
 
+    def per_round(key: str, other: str) -> list[float]:
+        return [r["llama-cpp-pybind"][key] / r[other][key] for r in rounds]
+
     def ratio(key: str, other: str) -> float:
-        return statistics.median(r["llama-cpp-pybind"][key] / r[other][key] for r in rounds)
+        return statistics.median(per_round(key, other))
 
     print(f"model {args.model.name}, {args.threads} threads, {args.clients} concurrent "
           f"streams x {args.tokens} tokens, {args.rounds} rounds (medians)")  # fmt: skip
-    print(f"{'':26}{'tok/s':>9}{'p50 TTFT ms':>13}{'broken streams':>16}")
+    print(f"{'':26}{'tok/s':>9}{'p50 TTFT ms':>13}{'CPU ms/token':>14}{'broken streams':>16}")
     for label in labels:
         broken = int(sum(r[label]["broken"] for r in rounds))
         total = args.clients * len(rounds)
         print(f"{label:26}{median(label, 'tok_s'):9.1f}{median(label, 'ttft_p50') * 1000:13.0f}"
-              f"{broken:>10} of {total}")  # fmt: skip
+              f"{median(label, 'cpu_ms'):14.2f}{broken:>10} of {total}")  # fmt: skip
         reasons = sorted({why for r in rounds for why in r[label]["reasons"]})  # type: ignore[attr-defined]
         for why in reasons[:3]:
             print(f"{'':28}e.g. {why[:100]}")
-    print(f"aggregate tok/s: ours / llama-server = {ratio('tok_s', 'llama-server'):.3f}")
+    print(
+        f"aggregate tok/s: ours / llama-server = {ratio('tok_s', 'llama-server'):.3f} "
+        f"(per round: {', '.join(f'{r1:.3f}' for r1 in per_round('tok_s', 'llama-server'))})"
+    )
+    print(f"CPU per token: ours / llama-server = {ratio('cpu_ms', 'llama-server'):.3f}")
     print(f"p50 TTFT: ours / llama-server = {ratio('ttft_p50', 'llama-server'):.3f}")
     for label in labels[2:]:
         print(f"aggregate tok/s: ours / {label} = {ratio('tok_s', label):.3f}")
