@@ -404,83 +404,10 @@ void set_seq_state(Context &self, int32_t seq, const std::string &data, const st
     history = tokens;
 }
 
-// Embeddings of `tokens` evaluated alone in `seq`: one pooled vector, or one
-// row per token when the context does not pool (pooling_type NONE).
-py::array_t<float> embed(Context &self, const std::vector<llama_token> &tokens, int32_t seq) {
-    std::unique_lock<std::mutex> lock = self.lock_without_gil();
-    llama_context *ctx = self.get();
-    require(self.params().embeddings, "this context was not created with embeddings=True");
-    require(!tokens.empty(), "cannot embed an empty input");
-    check_tokens(self, tokens);
-    self.check_seq(seq);
-    const size_t n_ctx = llama_n_ctx(ctx);
-    const size_t n_batch = llama_n_batch(ctx);
-    require(tokens.size() <= std::min(n_ctx, n_batch),
-            "the input has " + std::to_string(tokens.size()) + " tokens but this context embeds at most " +
-                std::to_string(std::min(n_ctx, n_batch)) + " (n_ctx=" + std::to_string(n_ctx) +
-                ", n_batch=" + std::to_string(n_batch) + "); raise n_ctx and n_batch or shorten the input");
-    const auto n_embd = static_cast<size_t>(llama_model_n_embd_out(self.model()));
-    const bool pooled = llama_pooling_type(ctx) != LLAMA_POOLING_TYPE_NONE;
-    std::vector<float> out;
-    unsigned long long since = log_capture::mark();
-    int32_t rc = 0;
-    {
-        py::gil_scoped_release release;
-        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-        self.seq_tokens(seq).clear();
-        llama_batch batch = llama_batch_init(static_cast<int32_t>(tokens.size()), 0, 1);
-        batch.n_tokens = static_cast<int32_t>(tokens.size());
-        for (size_t i = 0; i < tokens.size(); ++i) {
-            batch.token[i] = tokens[i];
-            batch.pos[i] = static_cast<llama_pos>(i);
-            batch.n_seq_id[i] = 1;
-            batch.seq_id[i][0] = seq;
-            batch.logits[i] = true;
-        }
-        rc = llama_decode(ctx, batch);
-        llama_batch_free(batch);
-        if (rc == 0) {
-            if (pooled) {
-                const float *e = llama_get_embeddings_seq(ctx, seq);
-                if (e != nullptr) {
-                    out.assign(e, e + n_embd);
-                }
-            } else {
-                out.resize(tokens.size() * n_embd);
-                for (size_t i = 0; i < tokens.size(); ++i) {
-                    const float *e = llama_get_embeddings_ith(ctx, static_cast<int32_t>(i));
-                    if (e == nullptr) {
-                        out.clear();
-                        break;
-                    }
-                    std::memcpy(out.data() + i * n_embd, e, n_embd * sizeof(float));
-                }
-            }
-        }
-        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-    }
-    if (rc != 0) {
-        throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
-                                             Context::describe_decode_status(rc) + ")",
-                                         since));
-    }
-    if (out.empty()) {
-        throw llama_error(with_llama_log("llama.cpp returned no embeddings", since));
-    }
-    if (pooled) {
-        py::array_t<float> arr(static_cast<py::ssize_t>(n_embd));
-        std::copy(out.begin(), out.end(), arr.mutable_data());
-        return arr;
-    }
-    py::array_t<float> arr({static_cast<py::ssize_t>(tokens.size()), static_cast<py::ssize_t>(n_embd)});
-    std::copy(out.begin(), out.end(), arr.mutable_data());
-    return arr;
-}
-
 // Embeddings of several inputs in as few decodes as they fit: each decode packs up to
-// n_seq_max inputs (one sequence each) and n_batch tokens. Per input the same result as
-// embed(): a pooled vector, or one row per token when the context does not pool. Every
-// sequence is cleared before and after.
+// n_seq_max inputs (one sequence each) and n_batch tokens. Per input: a pooled vector, or
+// one row per token when the context does not pool. Every sequence is cleared before and
+// after.
 py::list embed_many(Context &self, const std::vector<std::vector<llama_token>> &inputs) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
@@ -711,12 +638,10 @@ void register_context(py::module_ &m) {
         .def("seq_state", &seq_state, py::arg("seq_id") = 0, "The KV state of one sequence, as bytes.")
         .def("set_seq_state", &set_seq_state, py::arg("seq_id"), py::arg("data"), py::arg("tokens"),
              "Restore a sequence from seq_state() bytes and the tokens it holds.")
-        .def("embed", &embed, py::arg("tokens"), py::arg("seq_id") = 0,
-             "Embeddings of `tokens` evaluated on their own: a pooled vector, or (n_tokens, n_embd) "
-             "when the context does not pool.")
         .def("embed_many", &embed_many, py::arg("inputs"),
              "Embeddings of several token lists, packed into as few decodes as fit (n_seq_max inputs "
-             "and n_batch tokens per decode): per input what embed() gives.")
+             "and n_batch tokens per decode): per input a pooled vector, or (n_tokens, n_embd) when the "
+             "context does not pool.")
         .def("set_lora", &set_lora, py::arg("adapters"), py::arg("scales"), "Use these LoRA adapters.")
         .def("perf", &perf, "llama.cpp's timing counters (ms) and token counts.")
         .def("perf_reset", &perf_reset, "Reset the timing counters.")

@@ -30,10 +30,6 @@ EMBED_SEQUENCES = 32
 """Inputs one decode embeds at most (the sequences of an embeddings context)."""
 
 
-class InputTooLong(ValueError):
-    """An input has more tokens than one embedding can read."""
-
-
 def embedding_context_params(params: _core.ContextParams) -> None:
     """Make ``params`` (of a context that embeds) hold ``EMBED_SEQUENCES`` inputs at once,
     each up to its whole length."""
@@ -142,7 +138,7 @@ class Embedder:
         if len(tokens) > limit:
             if not truncate:
                 holder, advice = self._llama._context_advice()
-                raise InputTooLong(
+                raise ValueError(
                     f"Requested tokens ({len(tokens)}) exceed the embedding limit of {limit}: "
                     f"input {index} has {len(tokens)} tokens and {holder} embeds at most "
                     f"{limit} per input; shorten it, or {advice}"
