@@ -145,15 +145,22 @@ def soak(server: Server, n: int, seed: int) -> list[str]:
 @pytest.mark.slow
 def test_a_soak_of_mixed_requests_leaves_the_server_as_it_found_it(server: Server) -> None:
     pid = server.process.pid
-    assert not soak(server, 120, seed=1)  # warm-up: every code path and buffer in use
-    rss, files = rss_kib(pid), open_files(pid)
-    problems = soak(server, REQUESTS, seed=2)
+    # warm-up: every code path and buffer in use. RSS then wanders by several per cent
+    # between rounds (glibc arenas of the worker threads; measured 351-376 MB over seven
+    # rounds with no trend), so the baseline is the largest size seen over two rounds and
+    # a leak must show as growth past it
+    baseline = 0
+    for seed, n in ((1, 120), (2, 200)):
+        assert not soak(server, n, seed=seed)
+        baseline = max(baseline, rss_kib(pid))
+    files = open_files(pid)
+    problems = soak(server, REQUESTS, seed=3)
     assert not problems, "\n".join(problems[:20])
     assert metric(server, "llama_slots_busy") == 0
     assert metric(server, "llama_queue_depth") == 0
-    grown = rss_kib(pid) / rss
-    print(f"RSS {rss} KiB after warm-up, x{grown:.3f} after {REQUESTS} requests; "
-          f"open files {files} -> {open_files(pid)}")  # fmt: skip
+    grown = rss_kib(pid) / baseline
+    print(f"RSS {baseline} KiB at most after warm-up, x{grown:.3f} after {REQUESTS} "
+          f"requests; open files {files} -> {open_files(pid)}")  # fmt: skip
     assert grown <= 1.05, f"RSS grew {grown:.3f}x over {REQUESTS} requests"
     assert open_files(pid) <= files + 2, (files, open_files(pid))
     assert "Traceback" not in server.log(), server.log()[-3000:]
