@@ -32,6 +32,7 @@ from llama_cpp._sampling import (
     normalize_stop,
 )
 from llama_cpp._timings import print_timings, verbose_log
+from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
 from llama_cpp.llama_grammar import LlamaGrammar
 from llama_cpp.llama_speculative import draft_arguments
 from llama_cpp.llama_types import (
@@ -169,6 +170,7 @@ class Llama:
             use_mlock=bool(use_mlock),
             kv_overrides=dict(kv_overrides or {}),
         )
+        self.cache: BaseLlamaCache | None = None
         self._lock = threading.Lock()
         self._stream_epoch = 0
         self._embedder: _embedding.Embedder | None = None
@@ -463,6 +465,8 @@ class Llama:
                 echo_logprobs = self._prompt_logprobs(tokens, logprobs)
                 rest: list[int] = []
             else:
+                if self.cache is not None:
+                    self._restore_cached_prefix(tokens)
                 reused = self.ctx.reuse_prefix(0, tokens)
                 rest = tokens[reused:]
             if self.verbose:
@@ -494,6 +498,8 @@ class Llama:
             nonlocal finished
             if not finished:
                 finished = True
+                if self.cache is not None:
+                    self._cache_state(locked=not stream, epoch=epoch)
                 if not stream:
                     self._lock.release()
                 if self.verbose and not self.ctx.closed:
@@ -613,10 +619,16 @@ class Llama:
     def save_state(self) -> LlamaState:
         """Snapshot the context (tokens and KV state) to restore with :meth:`load_state`."""
         with self._lock:
-            data = self.ctx.seq_state(0)
-            ids = np.array(self.ctx.tokens(0), dtype=np.intc)
+            state = self._snapshot()
         if self.verbose:
-            print(f"Llama.save_state: {len(data)} bytes, {len(ids)} tokens", file=sys.stderr)
+            print(f"Llama.save_state: {state.llama_state_size} bytes, {state.n_tokens} tokens",
+                  file=sys.stderr)  # fmt: skip
+        return state
+
+    def _snapshot(self) -> LlamaState:
+        """The context's state (the caller holds the lock)."""
+        data = self.ctx.seq_state(0)
+        ids = np.array(self.ctx.tokens(0), dtype=np.intc)
         return LlamaState(
             input_ids=ids,
             scores=None,
@@ -639,9 +651,59 @@ class Llama:
         """Seed for later calls that do not pass their own."""
         self._seed = normalize_seed(seed)
 
-    def set_cache(self, cache: Any) -> None:
-        """Accepted for compatibility: the context already reuses the longest shared prefix."""
+    def set_cache(self, cache: BaseLlamaCache | None) -> None:
+        """Use a prompt cache (:mod:`llama_cpp.llama_cache`), or none.
+
+        After each completion the context's state is stored in it; a later prompt that
+        starts with a stored sequence (longer than what the context itself still holds)
+        restores that state and evaluates only the rest of the prompt."""
+        if cache is not None and not isinstance(cache, BaseLlamaCache):
+            raise TypeError(
+                f"set_cache takes a LlamaRAMCache, a LlamaDiskCache (llama_cpp.llama_cache) or "
+                f"None, got {type(cache).__name__}"
+            )
         self.cache = cache
+
+    def _restore_cached_prefix(self, tokens: list[int]) -> None:
+        """Restore the cached state sharing the longest prefix with ``tokens`` when it
+        shares more than the context holds (the caller holds the lock)."""
+        assert self.cache is not None
+        try:
+            state = self.cache[tokens]
+        except KeyError:
+            return
+        cached = common_prefix_length(state.input_ids[: state.n_tokens].tolist(), tokens)
+        held = common_prefix_length(self.ctx.tokens(0), tokens)
+        if cached <= held:
+            return
+        self.ctx.set_seq_state(
+            0, bytes(state.llama_state), state.input_ids[: state.n_tokens].tolist()
+        )
+        if self.verbose:
+            print(f"Llama: prompt cache hit, {cached} of {len(tokens)} prompt tokens restored",
+                  file=sys.stderr)  # fmt: skip
+
+    def _cache_state(self, locked: bool, epoch: int) -> None:
+        """Store the context's state in the cache after a completion (unless another
+        call has since started on this Llama)."""
+        assert self.cache is not None
+        if not locked:
+            self._lock.acquire()
+        try:
+            if self._stream_epoch != epoch or self.ctx.closed:
+                return
+            state = self._snapshot()
+            evicted = self.cache.store(state.input_ids.tolist(), state)
+        finally:
+            if not locked:
+                self._lock.release()
+        if self.verbose:
+            print(f"Llama: prompt cache stored {state.n_tokens} tokens "
+                  f"({state.llama_state_size} bytes)", file=sys.stderr)  # fmt: skip
+            for n_tokens in evicted:
+                print(f"Llama: prompt cache over its capacity ({self.cache.capacity_bytes} "
+                      f"bytes): evicted the least recently used state ({n_tokens} tokens)",
+                      file=sys.stderr)  # fmt: skip
 
     # ---- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
@@ -671,12 +733,7 @@ class Llama:
     @staticmethod
     def longest_token_prefix(a: Sequence[int], b: Sequence[int]) -> int:
         """Length of the common prefix of two token lists."""
-        n = 0
-        for x, y in zip(a, b):
-            if x != y:
-                break
-            n += 1
-        return n
+        return common_prefix_length(a, b)
 
     @classmethod
     def from_pretrained(

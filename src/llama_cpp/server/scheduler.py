@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llama_cpp import _core
+from llama_cpp.llama_cache import common_prefix_length
 
 log = logging.getLogger("llama_cpp.server")
 
@@ -376,12 +377,7 @@ class Scheduler:
         for slot in range(self.n_slots):
             if slot in self._running:
                 continue
-            held = self.context.tokens(slot)
-            shared = 0
-            for a, b in zip(held, prompt, strict=False):
-                if a != b:
-                    break
-                shared += 1
+            shared = common_prefix_length(self.context.tokens(slot), prompt)
             if shared > best_shared:
                 best, best_shared = slot, shared
         return best
