@@ -41,11 +41,34 @@ _NEEDS_CORE = {
     "MinTokensLogitsProcessor": "llama_cpp._sampling",
     "StoppingCriteria": "llama_cpp._sampling",
     "StoppingCriteriaList": "llama_cpp._sampling",
+    "LlamaRAMCache": "llama_cpp.llama_cache",
+    "LlamaDiskCache": "llama_cpp.llama_cache",
+    "LlamaCache": "llama_cpp.llama_cache",
+    "BaseLlamaCache": "llama_cpp.llama_cache",
+    "BaseLlamaTokenizer": "llama_cpp.llama_tokenizer",
+    "LlamaTokenizer": "llama_cpp.llama_tokenizer",
+    "LlamaDraftModel": "llama_cpp.llama_speculative",
 }
+# llama-cpp-python's submodules, reachable as attributes (``llama_cpp.llama_types``).
+_SUBMODULES = {
+    "llama",
+    "llama_cache",
+    "llama_chat_format",
+    "llama_cpp",
+    "llama_grammar",
+    "llama_speculative",
+    "llama_tokenizer",
+    "llama_types",
+}
+# Prefixes of the names of llama.h's C API (``llama_cpp.llama_cpp``, generated from the
+# pinned header), which llama-cpp-python also exports at the top level.
+_LOW_LEVEL_PREFIXES = ("llama_", "ggml_", "LLAMA_", "GGML_")
 
 
 def __getattr__(name: str) -> Any:
-    """Load the compiled module (with an explained ImportError) on first use."""
+    """Load the compiled module (with an explained ImportError) on first use, and
+    llama-cpp-python's other top-level names: its submodules, the OpenAI-shaped types of
+    ``llama_types`` and the low-level C API of ``llama_cpp.llama_cpp``."""
     if name == "_core":
         return load_core()
     if name == "LlamaError":
@@ -53,14 +76,30 @@ def __getattr__(name: str) -> Any:
     elif name in _NEEDS_CORE:
         load_core()
         value = getattr(importlib.import_module(_NEEDS_CORE[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"llama_cpp.{name}")
+    elif name in _types().__all__:
+        value = getattr(_types(), name)
+    elif name.startswith(_LOW_LEVEL_PREFIXES) and hasattr(_low_level(), name):
+        value = getattr(_low_level(), name)
     else:
         raise AttributeError(f"module 'llama_cpp' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
+def _types() -> Any:
+    return importlib.import_module("llama_cpp.llama_types")
+
+
+def _low_level() -> Any:
+    load_core()
+    return importlib.import_module("llama_cpp.llama_cpp")
+
+
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NEEDS_CORE) | {"LlamaError"})
+    names = set(globals()) | set(_NEEDS_CORE) | {"LlamaError"} | _SUBMODULES
+    return sorted(names | set(_types().__all__))
 
 
 def llama_print_system_info() -> bytes:

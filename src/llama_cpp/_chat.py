@@ -29,7 +29,7 @@ _SAMPLING_KEYS = (
     "mirostat_tau",
     "mirostat_eta",
 )
-_CHAT_DEFAULTS: dict[str, Any] = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05}
+CHAT_DEFAULTS: dict[str, Any] = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05}
 
 
 def _response_grammar(response_format: dict[str, Any] | None) -> str | None:
@@ -156,7 +156,7 @@ def create_chat_completion(
     tool_mode = use_tools and (forced is not None or tool_choice == "required")
     if tool_mode:
         gbnf = _tools.call_grammar(tools, forced)
-    values = {**_CHAT_DEFAULTS, **sampling_kwargs}
+    values = {**CHAT_DEFAULTS, **sampling_kwargs}
     sampling = SamplingParams(
         **{k: values[k] for k in _SAMPLING_KEYS if k in values},
         seed=llama._seed if seed is None else seed,

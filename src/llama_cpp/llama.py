@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -33,8 +34,10 @@ from llama_cpp._sampling import (
 )
 from llama_cpp._timings import print_timings, verbose_log
 from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
+from llama_cpp.llama_chat_format import registered_chat_handler
 from llama_cpp.llama_grammar import LlamaGrammar
 from llama_cpp.llama_speculative import draft_arguments
+from llama_cpp.llama_tokenizer import BaseLlamaTokenizer, LlamaTokenizer
 from llama_cpp.llama_types import (
     CreateCompletionResponse,
     CreateEmbeddingResponse,
@@ -126,9 +129,13 @@ class Llama:
         self.lora_base, self.lora_path, self.lora_scale = lora_base, lora_path, lora_scale
         self.numa = numa
         self.chat_format = chat_format
-        self.chat_handler = chat_handler
+        # a chat_format registered by name (register_chat_format, register_chat_completion_handler)
+        # runs its handler; other names are formatted at the first chat (unknown ones refused)
+        self.chat_handler = (
+            chat_handler if chat_handler is not None else registered_chat_handler(chat_format)
+        )
         self.draft_model = draft_model
-        self.tokenizer_ = tokenizer
+        self._custom_tokenizer: BaseLlamaTokenizer | None = tokenizer
         self.spm_infill = spm_infill
         self.kv_overrides = kv_overrides
         self.tensor_split = tensor_split
@@ -196,6 +203,8 @@ class Llama:
         _loader.warn_unloaded_backends(self.model_params.n_gpu_layers)
         _loader.warn_no_gpu_device(self.model_params.n_gpu_layers)
         self._token_text = _TokenText(self._model)
+        self.tokenizer_: BaseLlamaTokenizer = tokenizer or LlamaTokenizer(self)
+        self._scores_buffer: npt.NDArray[np.single] | None = None
         self._formatter: Any | None = None
 
     # ---- properties -----------------------------------------------------------------
@@ -257,16 +266,16 @@ class Llama:
         """Token ids of UTF-8 ``text`` (bytes, or str); add_bos adds BOS if the model wants it."""
         if isinstance(text, str):
             text = text.encode("utf-8")
-        if self.tokenizer_ is not None:
-            return list(self.tokenizer_.tokenize(text, add_bos=add_bos, special=special))
+        if self._custom_tokenizer is not None:
+            return list(self._custom_tokenizer.tokenize(text, add_bos=add_bos, special=special))
         return self._model.tokenize(text, add_bos, special)
 
     def detokenize(
         self, tokens: Sequence[int], prev_tokens: Sequence[int] | None = None, special: bool = False
     ) -> bytes:
         """The bytes ``tokens`` stand for."""
-        if self.tokenizer_ is not None:
-            return self.tokenizer_.detokenize(list(tokens), prev_tokens=prev_tokens)
+        if self._custom_tokenizer is not None:
+            return self._custom_tokenizer.detokenize(list(tokens), prev_tokens, special)
         return self._model.detokenize(list(tokens), False, special)
 
     # ---- low-level loop ------------------------------------------------------------
@@ -277,10 +286,130 @@ class Llama:
             self.ctx.clear()
 
     def eval(self, tokens: Sequence[int]) -> None:
-        """Decode ``tokens`` after those already in the context."""
+        """Decode ``tokens`` after those already in the context. With ``logits_all=True``
+        the logits after every token are kept in :attr:`scores`."""
         with self._lock:
             self._stream_epoch += 1
-            self.ctx.decode(list(tokens), 0, False)
+            start = self.ctx.n_past
+            rows = self.ctx.decode(list(tokens), 0, self._logits_all)
+            if self._logits_all and rows is not None:
+                self._score_rows()[start : start + len(rows)] = rows
+
+    def tokenizer(self) -> BaseLlamaTokenizer:
+        """The tokenizer this Llama uses (the model's own unless one was passed)."""
+        return self.tokenizer_
+
+    @property
+    def scores(self) -> npt.NDArray[np.single]:
+        """llama-cpp-python's logits buffer, ``(n_ctx, n_vocab)`` float32: row ``i`` holds
+        the logits computed after token ``i`` — every row :meth:`eval` decoded with
+        ``logits_all=True``, otherwise the last decoded token's row (filled on access).
+        Allocated on first use (n_ctx x n_vocab x 4 bytes)."""
+        buffer = self._score_rows()
+        n = self.n_tokens
+        if n > 0:
+            with self._lock:
+                buffer[n - 1] = self.ctx.logits()
+        return buffer
+
+    def _score_rows(self) -> npt.NDArray[np.single]:
+        if self._scores_buffer is None:
+            self._scores_buffer = np.zeros((self.n_ctx(), self.n_vocab()), dtype=np.single)
+        return self._scores_buffer
+
+    @property
+    def _scores(self) -> npt.NDArray[np.single]:
+        """The rows of :attr:`scores` for the held tokens."""
+        return self.scores[: self.n_tokens]
+
+    @property
+    def eval_tokens(self) -> deque[int]:
+        """The tokens held in the context, oldest first."""
+        return deque(self.ctx.tokens(0), maxlen=self.n_ctx())
+
+    @property
+    def eval_logits(self) -> deque[list[float]]:
+        """Logit rows of the held tokens: all of them with ``logits_all=True``, otherwise
+        only the last one."""
+        n = self.n_tokens
+        if n == 0:
+            return deque(maxlen=1)
+        if not self._logits_all:
+            return deque([self.ctx.logits().tolist()], maxlen=1)
+        return deque(self.scores[:n].tolist(), maxlen=self.n_ctx())
+
+    def sample(
+        self,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        temp: float = 0.80,
+        repeat_penalty: float = 1.0,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        tfs_z: float = 1.0,
+        mirostat_mode: int = 0,
+        mirostat_eta: float = 0.1,
+        mirostat_tau: float = 5.0,
+        penalize_nl: bool = True,
+        logits_processor: LogitsProcessorList | None = None,
+        grammar: LlamaGrammar | None = None,
+        idx: int | None = None,
+    ) -> int:
+        """Sample one token from the logits after the last evaluated token (or after token
+        ``idx``, which needs ``logits_all=True``), with the repeat penalties over the held
+        tokens. Each call builds a fresh sampler: mirostat keeps no state between calls."""
+        chain = self._sampler_chain(
+            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
+            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, grammar=grammar,
+        )  # fmt: skip
+        with self._lock:
+            held = self.ctx.tokens(0)
+            if not held:
+                raise ValueError("nothing has been evaluated yet: call eval(tokens) first")
+            if idx is None:
+                scores = self.ctx.logits()
+            elif not self._logits_all:
+                raise ValueError("sample(idx=...) needs the Llama created with logits_all=True")
+            elif not 0 <= idx < len(held):
+                raise ValueError(f"idx {idx} is outside the {len(held)} evaluated tokens")
+            else:
+                scores = self._score_rows()[idx].copy()
+            if self.last_n_tokens_size:
+                chain.prime(held[-self.last_n_tokens_size :])
+            ids = np.array(held, dtype=np.intc)
+            if logits_processor is not None:
+                scores = np.asarray(logits_processor(ids, scores), dtype=np.single)
+            return int(chain.sample(scores))
+
+    def _sampler_chain(
+        self, *, top_k: int, top_p: float, min_p: float, typical_p: float, temp: float,
+        repeat_penalty: float, frequency_penalty: float, presence_penalty: float,
+        mirostat_mode: int, mirostat_tau: float, mirostat_eta: float,
+        grammar: LlamaGrammar | None,
+    ) -> _core.SamplerChain:  # fmt: skip
+        """The sampler chain of the low-level calls (generate, sample), llama-cpp-python's
+        parameter names."""
+        sampling = SamplingParams(
+            temperature=temp,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            typical_p=typical_p,
+            repeat_penalty=repeat_penalty,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau,
+            mirostat_eta=mirostat_eta,
+            seed=self._seed,
+        )
+        return sampling.build_chain(
+            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
+        )
 
     def generate(
         self,
@@ -304,23 +433,12 @@ class Llama:
         grammar: LlamaGrammar | None = None,
     ) -> Iterator[int]:
         """Yield sampled tokens one by one (EOS included) after decoding ``tokens``."""
-        sampling = SamplingParams(
-            temperature=temp,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            typical_p=typical_p,
-            repeat_penalty=repeat_penalty,
-            frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty,
-            mirostat_mode=mirostat_mode,
-            mirostat_tau=mirostat_tau,
-            mirostat_eta=mirostat_eta,
-            seed=self._seed,
-        )
-        chain = sampling.build_chain(
-            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
-        )
+        chain = self._sampler_chain(
+            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
+            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, grammar=grammar,
+        )  # fmt: skip
         tokens = list(tokens)
         if reset:
             self.reset()
@@ -402,9 +520,7 @@ class Llama:
         )
         return run.stream() if stream else run.response()
 
-    def __call__(self, prompt: str | list[int], *args: Any, **kwargs: Any) -> Any:
-        """Same as :meth:`create_completion`."""
-        return self.create_completion(prompt, *args, **kwargs)
+    __call__ = create_completion
 
     def _prompt_tokens(
         self, prompt: str | list[int] | bytes, suffix: str | None
@@ -554,24 +670,87 @@ class Llama:
 
     def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
         rows = self.ctx.decode(tokens, 0, True)
+        assert rows is not None  # all_logits=True returns a row per token
         shifted = rows - rows.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         builder = LogprobsBuilder(self._token_text)
         builder.add(tokens[0], None, None)
         for i, token in enumerate(tokens[1:]):
             row = logp[i]
-            top = np.argsort(-row)[:top_n] if top_n > 0 else []
+            top = np.argsort(-row)[:top_n] if top_n > 0 else np.array([], dtype=np.intp)
             tops = {self._token_text(int(t)): float(row[t]) for t in top}
             tops.setdefault(self._token_text(token), float(row[token]))
             builder.add(token, float(row[token]), tops)
         return builder.data
 
     # ---- chat ---------------------------------------------------------------------------
-    def create_chat_completion(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+    def create_chat_completion(
+        self,
+        messages: list[dict[str, Any]],
+        functions: list[dict[str, Any]] | None = None,
+        function_call: str | dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        temperature: float = _chat.CHAT_DEFAULTS["temperature"],
+        top_p: float = _chat.CHAT_DEFAULTS["top_p"],
+        top_k: int = _chat.CHAT_DEFAULTS["top_k"],
+        min_p: float = _chat.CHAT_DEFAULTS["min_p"],
+        typical_p: float = 1.0,
+        stream: bool = False,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        repeat_penalty: float = 1.0,
+        tfs_z: float = 1.0,
+        mirostat_mode: int = 0,
+        mirostat_tau: float = 5.0,
+        mirostat_eta: float = 0.1,
+        model: str | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        grammar: LlamaGrammar | None = None,
+        logit_bias: dict[int, float] | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+    ) -> Any:
         """Answer a chat (OpenAI ``messages``), formatted with the model's template or
-        ``chat_format``; supports tools, response_format (json_object / json_schema),
-        streaming and the sampling options of :meth:`create_completion`."""
-        return _chat.create_chat_completion(self, messages, **kwargs)
+        ``chat_format``; supports tools (and the older ``functions``), response_format
+        (json_object / json_schema), streaming and the sampling options of
+        :meth:`create_completion`. Returns the response dict, or an iterator of chunks
+        with ``stream=True``."""
+        return _chat.create_chat_completion(
+            self,
+            messages,
+            functions=functions,
+            function_call=function_call,
+            tools=tools,
+            tool_choice=tool_choice,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            typical_p=typical_p,
+            stream=stream,
+            stop=stop,
+            seed=seed,
+            response_format=response_format,
+            max_tokens=max_tokens,
+            presence_penalty=presence_penalty,
+            frequency_penalty=frequency_penalty,
+            repeat_penalty=repeat_penalty,
+            tfs_z=tfs_z,
+            mirostat_mode=mirostat_mode,
+            mirostat_tau=mirostat_tau,
+            mirostat_eta=mirostat_eta,
+            model=model,
+            logits_processor=logits_processor,
+            grammar=grammar,
+            logit_bias=logit_bias,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+        )
 
     def create_chat_completion_openai_v1(self, *args: Any, **kwargs: Any) -> Any:
         """create_chat_completion, returning ``openai`` package objects (needs ``openai``)."""

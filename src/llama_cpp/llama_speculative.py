@@ -45,12 +45,21 @@ class LlamaPromptLookupDecoding(LlamaDraftModel):
 
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
         """The same lookup the C++ loop does, for callers that use the object directly."""
-        ids = [int(t) for t in input_ids]
-        for n in range(min(self.max_ngram_size, len(ids) - 1), 0, -1):
+        return self.find_candidate_pred_tokens(input_ids, self.max_ngram_size, self.num_pred_tokens)
+
+    @staticmethod
+    def find_candidate_pred_tokens(
+        input_ids: npt.ArrayLike, max_ngram_size: int, num_pred_tokens: int
+    ) -> npt.NDArray[np.intc]:
+        """The tokens that followed the most recent earlier occurrence of the sequence's
+        last ``max_ngram_size`` tokens (trying shorter n-grams down to one), at most
+        ``num_pred_tokens`` of them; empty when the tail occurs nowhere earlier."""
+        ids = [int(t) for t in np.asarray(input_ids).reshape(-1)]
+        for n in range(min(max_ngram_size, len(ids) - 1), 0, -1):
             tail = ids[-n:]
             for start in range(len(ids) - n - 1, -1, -1):
                 if ids[start : start + n] == tail:
-                    following = ids[start + n : start + n + self.num_pred_tokens]
+                    following = ids[start + n : start + n + num_pred_tokens]
                     return np.array(following, dtype=np.intc)
         return np.array([], dtype=np.intc)
 

@@ -306,3 +306,13 @@ ChatCompletionChunk = CreateChatCompletionStreamResponse
 ChatCompletionStreamResponse = CreateChatCompletionStreamResponse
 ChatCompletionResponseFunction = ChatCompletionFunction
 ChatCompletionFunctionCall = ChatCompletionResponseFunctionCall
+
+
+# Every type above (what ``from llama_cpp import <name>`` re-exports), not the typing helpers.
+__all__ = sorted(
+    name
+    for name in dir()
+    if name[:1].isupper()
+    and name
+    not in {"Any", "Dict", "List", "Literal", "Optional", "Union", "NotRequired", "TypedDict"}
+)
