@@ -19,6 +19,13 @@ INSTALL_HINT = {
     "langchain_openai": 'pip install ".[test]"',
     # Its metadata requires llama-cpp-python, which would overwrite llama_cpp.
     "llama_index.llms.llama_cpp": "pip install --no-deps llama-index-llms-llama-cpp",
+    "autogen_ext.models.llama_cpp": 'pip install ".[test]"',
+    "autogen_core.models": 'pip install ".[test]"',
+    "haystack.dataclasses": 'pip install ".[test]"',
+    "haystack.tools": 'pip install ".[test]"',
+    "haystack_integrations.components.generators.llama_cpp": (
+        "pip install --no-deps llama-cpp-haystack"
+    ),
 }
 
 CHATML = "<|im_start|>{role}\n{content}<|im_end|>\n"
