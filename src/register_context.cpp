@@ -3,6 +3,7 @@
 // embeddings, LoRA adapters and perf counters.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -647,6 +648,17 @@ void register_context(py::module_ &m) {
         .def("perf_reset", &perf_reset, "Reset the timing counters.")
         .def("close", &Context::close, "Free the context.")
         .def_property_readonly("closed", &Context::closed)
+        .def_property_readonly(
+            "_as_parameter_",
+            [](const Context &s) {
+                if (s.closed()) {
+                    throw closed_object("this context is closed (close() was called), so llama.cpp "
+                                        "functions cannot use it; create a new context (or Llama)");
+                }
+                return reinterpret_cast<std::uintptr_t>(s.get());
+            },
+            "The llama_context pointer as an int, for ctypes: llama_cpp.llama_cpp functions take "
+            "the context itself (ValueError once it is closed).")
         .def_property_readonly("params", [](Context &s) { s.get(); return s.params(); },
                                "The ContextParams in effect (n_ctx as llama.cpp rounded it).")
         .def_property_readonly("n_ctx", [](Context &s) { return llama_n_ctx(s.get()); })

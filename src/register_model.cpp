@@ -1,5 +1,6 @@
 // Model area: loading a GGUF file, metadata, and the vocabulary
 // (tokenize / detokenize / token pieces).
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -210,6 +211,17 @@ void register_model(py::module_ &m) {
              "Load the GGUF model at `path` (FileNotFoundError if missing, ValueError if unreadable).")
         .def_property_readonly("path", &Model::path)
         .def_property_readonly("closed", &Model::closed)
+        .def_property_readonly(
+            "_as_parameter_",
+            [](const Model &s) {
+                if (s.closed()) {
+                    throw closed_object("this model is closed (close() was called), so llama.cpp functions "
+                                        "cannot use it; load the model again");
+                }
+                return reinterpret_cast<std::uintptr_t>(s.get());
+            },
+            "The llama_model pointer as an int, for ctypes: llama_cpp.llama_cpp functions take the "
+            "model itself (ValueError once it is closed).")
         .def("close", &Model::close, "Release the model (freed once no context uses it).")
         .def_property_readonly("n_vocab", [](const Model &s) { return llama_vocab_n_tokens(s.vocab()); })
         .def_property_readonly("n_ctx_train", [](const Model &s) { return llama_model_n_ctx_train(s.get()); })

@@ -23,6 +23,10 @@ INSTALL_HINT = {
     "autogen_core.models": 'pip install ".[test]"',
     "haystack.dataclasses": 'pip install ".[test]"',
     "haystack.tools": 'pip install ".[test]"',
+    "outlines": 'pip install ".[test]"',
+    "outlines.types": 'pip install ".[test]"',
+    "guidance": 'pip install ".[test]"',
+    "guidance.models": 'pip install ".[test]"',
     "haystack_integrations.components.generators.llama_cpp": (
         "pip install --no-deps llama-cpp-haystack"
     ),

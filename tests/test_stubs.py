@@ -9,7 +9,8 @@ from pathlib import Path
 
 from llama_cpp import _core
 
-PROTOCOL_METHODS = {"__init__", "__len__", "__iter__", "__getitem__", "__enter__", "__exit__"}
+PROTOCOL_METHODS = {"__init__", "__len__", "__iter__", "__getitem__", "__enter__", "__exit__",
+                    "_as_parameter_"}  # fmt: skip
 STUB = Path(__file__).resolve().parents[1] / "src" / "llama_cpp" / "_core.pyi"
 
 

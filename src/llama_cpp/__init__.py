@@ -62,7 +62,7 @@ _SUBMODULES = {
 }
 # Prefixes of the names of llama.h's C API (``llama_cpp.llama_cpp``, generated from the
 # pinned header), which llama-cpp-python also exports at the top level.
-_LOW_LEVEL_PREFIXES = ("llama_", "ggml_", "LLAMA_", "GGML_")
+_LOW_LEVEL_PREFIXES = ("llama_", "ggml_", "gguf_", "LLAMA_", "GGML_")
 
 
 def __getattr__(name: str) -> Any:
