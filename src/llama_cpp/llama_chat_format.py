@@ -2,92 +2,186 @@
 
 ``Llama(chat_format=None)`` renders the model's ``tokenizer.chat_template``
 (the GGUF metadata) with Jinja, as the model's authors wrote it. A named
-``chat_format`` ("chatml", "llama-2", "llama-3", "mistral-instruct", "gemma",
-"phi-3", ... or any of llama.cpp's built-in template names) uses llama.cpp's
-built-in formatter instead; it is also the fallback for models without a
-template.
+``chat_format`` is a format registered by name (llama-cpp-python's: "chatml",
+"llama-2", "llama-3", "mistral-instruct", "gemma", "alpaca", "vicuna", ..., or
+your own through ``register_chat_format`` / ``register_chat_completion_handler``)
+or one of llama.cpp's built-in template names; formats llama.cpp has built in are
+rendered by llama.cpp. Without a model template, "chatml" is the fallback.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any
 
 from llama_cpp import _core
+from llama_cpp._chat_formats import (
+    FORMAT_ALIASES,
+    TEMPLATE_STOPS,
+    BuiltinChatFormatter,
+    chatml_function_calling,
+    format_alpaca,
+    format_baichuan,
+    format_baichuan2,
+    format_chatglm3,
+    format_chatml,
+    format_gemma,
+    format_intel,
+    format_llama2,
+    format_llama3,
+    format_mistral_instruct,
+    format_mistrallite,
+    format_oasst_llama,
+    format_open_orca,
+    format_openbuddy,
+    format_openchat,
+    format_phind,
+    format_pygmalion,
+    format_qwen,
+    format_redpajama_incite,
+    format_saiga,
+    format_snoozy,
+    format_vicuna,
+    format_zephyr,
+    message_text,
+)
+from llama_cpp._chat_jinja import (
+    Jinja2ChatFormatter,
+    hf_autotokenizer_to_chat_completion_handler,
+    hf_autotokenizer_to_chat_formatter,
+    hf_tokenizer_config_to_chat_completion_handler,
+    hf_tokenizer_config_to_chat_formatter,
+)
+from llama_cpp._chat_multimodal import (
+    MULTIMODAL_FORMATS,
+    Gemma4ChatHandler,
+    Llama3VisionAlpha,
+    Llama3VisionAlphaChatHandler,
+    Llava15ChatHandler,
+    Llava16ChatHandler,
+    MiniCPMv26ChatHandler,
+    MoondreamChatHandler,
+    MTMDChatHandler,
+    NanoLlavaChatHandler,
+    ObsidianChatHandler,
+    Qwen25VLChatHandler,
+    image_input_unsupported,
+)
+from llama_cpp._chat_registry import (
+    ChatFormatter,
+    ChatFormatterResponse,
+    FormatterChatHandler,
+    LlamaChatCompletionHandler,
+    LlamaChatCompletionHandlerNotFoundException,
+    LlamaChatCompletionHandlerRegistry,
+    chat_formatter_to_chat_completion_handler,
+    get_chat_completion_handler,
+    register_chat_completion_handler,
+    register_chat_format,
+)
 
-# llama-cpp-python's format names -> llama.cpp's built-in template names.
-FORMAT_ALIASES = {
-    "chatml": "chatml",
-    "qwen": "chatml",
-    "llama-2": "llama2",
-    "llama-3": "llama3",
-    "mistral-instruct": "mistral-v1",
-    "mistral": "mistral-v7",
-    "gemma": "gemma",
-    "phi-3": "phi3",
-    "phi-4": "phi4",
-    "zephyr": "zephyr",
-    "vicuna": "vicuna",
-    "openchat": "openchat",
-    "chatglm3": "chatglm3",
-    "command-r": "command-r",
-    "deepseek": "deepseek",
-    "granite": "granite",
-}
+__all__ = [
+    "FORMAT_ALIASES",
+    "MODEL_TEMPLATE",
+    "MULTIMODAL_FORMATS",
+    "TEMPLATE_STOPS",
+    "BuiltinChatFormatter",
+    "ChatFormatter",
+    "ChatFormatterResponse",
+    "FormatterChatHandler",
+    "Gemma4ChatHandler",
+    "Jinja2ChatFormatter",
+    "Llama3VisionAlpha",
+    "Llama3VisionAlphaChatHandler",
+    "LlamaChatCompletionHandler",
+    "LlamaChatCompletionHandlerNotFoundException",
+    "LlamaChatCompletionHandlerRegistry",
+    "Llava15ChatHandler",
+    "Llava16ChatHandler",
+    "MTMDChatHandler",
+    "MiniCPMv26ChatHandler",
+    "MoondreamChatHandler",
+    "NanoLlavaChatHandler",
+    "ObsidianChatHandler",
+    "Qwen25VLChatHandler",
+    "chat_formatter_to_chat_completion_handler",
+    "chatml_function_calling",
+    "check_messages",
+    "format_alpaca",
+    "format_baichuan",
+    "format_baichuan2",
+    "format_chatglm3",
+    "format_chatml",
+    "format_gemma",
+    "format_intel",
+    "format_llama2",
+    "format_llama3",
+    "format_mistral_instruct",
+    "format_mistrallite",
+    "format_oasst_llama",
+    "format_open_orca",
+    "format_openbuddy",
+    "format_openchat",
+    "format_phind",
+    "format_pygmalion",
+    "format_qwen",
+    "format_redpajama_incite",
+    "format_saiga",
+    "format_snoozy",
+    "format_vicuna",
+    "format_zephyr",
+    "get_chat_completion_handler",
+    "guess_chat_format_from_gguf_metadata",
+    "hf_autotokenizer_to_chat_completion_handler",
+    "hf_autotokenizer_to_chat_formatter",
+    "hf_tokenizer_config_to_chat_completion_handler",
+    "hf_tokenizer_config_to_chat_formatter",
+    "known_format_names",
+    "make_formatter",
+    "message_text",
+    "register_chat_completion_handler",
+    "register_chat_format",
+    "registered_chat_handler",
+    "resolve_chat_format",
+]
+
 MODEL_TEMPLATE = "chat_template.default"
 """The chat_format name for "the model's own template" (llama-cpp-python's name)."""
 
 
-@dataclass
-class ChatFormatterResponse:
-    """A formatted prompt and the stop strings that go with it."""
-
-    prompt: str
-    stop: str | list[str] | None = None
-    added_special: bool = False
-
-
-class ChatFormatter(Protocol):
-    def __call__(
-        self, *, messages: list[dict[str, Any]], **kwargs: Any
-    ) -> ChatFormatterResponse: ...
+# ---- resolving a chat_format name ---------------------------------------------------------------
+def known_format_names() -> list[str]:
+    """Every chat_format name accepted: the registered formats, llama.cpp's built-in
+    template names, and MODEL_TEMPLATE."""
+    registered = LlamaChatCompletionHandlerRegistry().names()
+    return sorted({*registered, *_core.chat_builtin_templates(), MODEL_TEMPLATE})
 
 
-class LlamaChatCompletionHandler(Protocol):
-    """A custom chat handler (``Llama(chat_handler=...)``): called with the Llama and
-    every create_chat_completion argument, returns the response (or a chunk iterator)."""
+def resolve_chat_format(name: str) -> LlamaChatCompletionHandler | str:
+    """What ``chat_format=name`` means: the handler registered as ``name``, or else the
+    llama.cpp built-in template name (or MODEL_TEMPLATE) to format with. An unknown name
+    is a ValueError listing the known ones."""
+    if not isinstance(name, str):
+        raise ValueError(f"chat_format must be a string or None, got {name!r}")
+    handler = LlamaChatCompletionHandlerRegistry().get(name)
+    if handler is not None:
+        return handler
+    if name in MULTIMODAL_FORMATS:
+        raise image_input_unsupported(f"chat_format {name!r}")
+    if name == MODEL_TEMPLATE or name in _core.chat_builtin_templates():
+        return name
+    raise ValueError(
+        f"unknown chat_format {name!r}; use one of {known_format_names()}, or None for "
+        "the model's own template (register your own with register_chat_format)"
+    )
 
-    def __call__(self, *, llama: Any, messages: list[dict[str, Any]], **kwargs: Any) -> Any: ...
 
-
-def builtin_format_names() -> list[str]:
-    """Every chat_format name accepted: the aliases and llama.cpp's built-in names."""
-    return sorted(set(FORMAT_ALIASES) | set(_core.chat_builtin_templates()) | {MODEL_TEMPLATE})
-
-
-def message_text(message: dict[str, Any]) -> str:
-    """A message's content as text (content parts joined; images refused)."""
-    content = message.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                texts.append(str(part.get("text", "")))
-            elif isinstance(part, dict) and part.get("type") in ("image_url", "input_image"):
-                raise ValueError(
-                    "this chat format takes text only; an image content part needs a multimodal "
-                    "chat handler"
-                )
-            else:
-                raise ValueError(f"unsupported message content part: {part!r}")
-        return "".join(texts)
-    raise ValueError(f"message content must be a string or a list of parts, got {content!r}")
+def registered_chat_handler(chat_format: str | None) -> LlamaChatCompletionHandler | None:
+    """The handler ``Llama(chat_format=...)`` should call: the one registered under that
+    name, else None (the model's template or a llama.cpp built-in formats the chat, and an
+    unknown name is reported when the chat is formatted)."""
+    if not isinstance(chat_format, str):
+        return None
+    return LlamaChatCompletionHandlerRegistry().get(chat_format)
 
 
 def check_messages(messages: Any) -> list[dict[str, Any]]:
@@ -102,115 +196,12 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
     return list(messages)
 
 
-def _tojson(
-    value: Any,
-    indent: int | None = None,
-    ensure_ascii: bool = False,
-    separators: Any = None,
-    sort_keys: bool = False,
-) -> str:
-    return json.dumps(
-        value,
-        indent=indent,
-        ensure_ascii=ensure_ascii,
-        separators=tuple(separators) if separators else None,
-        sort_keys=sort_keys,
-    )
-
-
-def _raise_exception(message: str) -> None:
-    raise ValueError(f"the chat template refused these messages: {message}")
-
-
-class Jinja2ChatFormatter:
-    """Renders a Hugging Face style Jinja chat template (sandboxed)."""
-
-    def __init__(
-        self,
-        template: str,
-        eos_token: str,
-        bos_token: str,
-        add_generation_prompt: bool = True,
-        stop_token_ids: list[int] | None = None,
-    ):
-        try:
-            import jinja2
-            import jinja2.sandbox
-        except ImportError as e:  # pragma: no cover - jinja2 is a dependency
-            raise ImportError("chat templates need jinja2: pip install jinja2") from e
-        env = jinja2.sandbox.ImmutableSandboxedEnvironment(
-            loader=jinja2.BaseLoader(),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            extensions=["jinja2.ext.loopcontrols"],
-        )
-        env.filters["tojson"] = _tojson
-        env.globals["raise_exception"] = _raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        try:
-            self._template = env.from_string(template)
-        except jinja2.TemplateSyntaxError as e:
-            raise ValueError(
-                f"the model's chat template does not parse (line {e.lineno}: {e.message}); "
-                "pass chat_format='chatml' (or another named format) to use a built-in one"
-            ) from None
-        self.template = template
-        self.eos_token = eos_token
-        self.bos_token = bos_token
-        self.add_generation_prompt = add_generation_prompt
-        self.stop_token_ids = stop_token_ids
-
-    def __call__(
-        self, *, messages: list[dict[str, Any]], tools: list[Any] | None = None, **kwargs: Any
-    ) -> ChatFormatterResponse:
-        import jinja2
-
-        try:
-            prompt = self._template.render(
-                messages=messages,
-                add_generation_prompt=self.add_generation_prompt,
-                bos_token=self.bos_token,
-                eos_token=self.eos_token,
-                tools=tools or None,
-                **{k: v for k, v in kwargs.items() if v is not None},
-            )
-        except jinja2.TemplateError as e:
-            raise ValueError(f"the model's chat template failed on these messages: {e}") from None
-        return ChatFormatterResponse(
-            prompt=prompt, stop=[self.eos_token] if self.eos_token else None, added_special=True
-        )
-
-    @property
-    def mentions_tools(self) -> bool:
-        """Whether the template renders a ``tools`` list itself."""
-        return "tools" in self.template
-
-
-class BuiltinChatFormatter:
-    """One of llama.cpp's built-in templates, by name."""
-
-    def __init__(self, name: str):
-        resolved = FORMAT_ALIASES.get(name, name)
-        if resolved not in _core.chat_builtin_templates():
-            raise ValueError(
-                f"unknown chat_format {name!r}; use one of {builtin_format_names()}, or None for "
-                "the model's own template"
-            )
-        self.name = resolved
-
-    mentions_tools = False
-
-    def __call__(self, *, messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
-        pairs = [(str(m["role"]), message_text(m)) for m in messages]
-        return ChatFormatterResponse(prompt=_core.chat_apply_template(self.name, pairs, True))
-
-
 def make_formatter(
     chat_format: str | None, model: _core.Model, bos_token: str, eos_token: str
-) -> Jinja2ChatFormatter | BuiltinChatFormatter:
+) -> Any:
     """The formatter for ``chat_format`` (None: the model's template, else chatml)."""
     template = model.chat_template
-    if chat_format in (None, MODEL_TEMPLATE):
+    if chat_format is None or chat_format == MODEL_TEMPLATE:
         if template:
             return Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token)
         if chat_format == MODEL_TEMPLATE:
@@ -219,24 +210,55 @@ def make_formatter(
                 "pass a chat_format such as 'chatml'"
             )
         return BuiltinChatFormatter("chatml")
-    return BuiltinChatFormatter(chat_format)
+    resolved = resolve_chat_format(chat_format)
+    if isinstance(resolved, str):
+        return BuiltinChatFormatter(resolved)
+    if isinstance(resolved, FormatterChatHandler):
+        return resolved.formatter
+    raise ValueError(
+        f"chat_format {chat_format!r} is a chat handler registered after this Llama was "
+        "created; register it first, or pass chat_handler=get_chat_completion_handler("
+        f"{chat_format!r})"
+    )
 
 
-_HANDLERS: dict[str, Callable[..., Any]] = {}
+# ---- guessing a named format from a model's template -----------------------------------------
+_PROBES: list[list[dict[str, Any]]] = [
+    [
+        {"role": "user", "content": "Hi there"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}],
+]
 
 
-def register_chat_completion_handler(
-    name: str,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: make a handler available as ``Llama(chat_format=name)``."""
-
-    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        _HANDLERS[name] = handler
-        return handler
-
-    return register
-
-
-def get_chat_completion_handler(name: str) -> Callable[..., Any] | None:
-    """A handler registered under ``name``, if any."""
-    return _HANDLERS.get(name)
+def guess_chat_format_from_gguf_metadata(metadata: dict[str, str]) -> str | None:
+    """The named format that formats chats exactly as the model's template
+    (``tokenizer.chat_template`` in ``metadata``) does, or None when none does (a
+    template that adds a default system message, say, matches none)."""
+    template = metadata.get("tokenizer.chat_template") if isinstance(metadata, dict) else None
+    if not isinstance(template, str) or not template:
+        return None
+    try:
+        model_formatter = Jinja2ChatFormatter(template, eos_token="</s>", bos_token="")
+    except ValueError:
+        return None
+    expected: list[tuple[list[dict[str, Any]], str]] = []
+    for probe in _PROBES:
+        try:
+            expected.append((probe, model_formatter(messages=probe).prompt.strip()))
+        except (ValueError, TypeError):
+            continue  # the template refuses this probe (e.g. no system role)
+    if not expected or expected[0][0] is not _PROBES[0]:
+        return None
+    available = set(_core.chat_builtin_templates())
+    tried: set[str] = set()
+    for name, builtin in FORMAT_ALIASES.items():
+        if builtin in tried or builtin not in available:
+            continue
+        tried.add(builtin)
+        formatter = BuiltinChatFormatter(builtin)
+        if all(formatter(messages=probe).prompt.strip() == text for probe, text in expected):
+            return name
+    return None
