@@ -163,6 +163,7 @@ def create_chat_completion(
         logit_bias=normalize_logit_bias(logit_bias, llama.n_vocab()),
     )
     stops = normalize_stop(stop)
+    stops += [s for s in normalize_stop(formatted.stop) if s not in stops]  # the format's own
     run = llama._start_completion(
         prompt,
         suffix=None,
