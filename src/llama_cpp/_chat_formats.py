@@ -25,7 +25,6 @@ FORMAT_ALIASES = {
     "qwen": "chatml",
     "llama-2": "llama2-sys",
     "llama-3": "llama3",
-    "mistral-instruct": "mistral-v1",
     "mistral": "mistral-v7",
     "gemma": "gemma",
     "phi-3": "phi3",
@@ -284,8 +283,21 @@ def format_chatml(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatte
 
 @register_chat_format("mistral-instruct")
 def format_mistral_instruct(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
-    """Mistral Instruct (v1): ``[INST] ... [/INST]`` turns, replies ending in ``</s>``."""
-    return _builtin("mistral-instruct", messages)
+    """Mistral-7B-Instruct v0.1/v0.2 as its own template writes it: ``[INST] user [/INST]``,
+    the reply right after and ending in ``</s>`` (none of llama.cpp's mistral templates
+    spaces it this way). That template has no system role: a system message's text
+    opens the first user turn. The tokenizer adds the leading ``<s>``."""
+    system = "\n\n".join(message_text(m) for m in messages if m.get("role") == "system")
+    prompt = ""
+    for message in messages:
+        role, text = message.get("role"), message_text(message)
+        if role == "user":
+            if system:
+                text, system = f"{system}\n\n{text}", ""
+            prompt += f"[INST] {text} [/INST]"
+        elif role == "assistant":
+            prompt += f"{text}</s>"
+    return ChatFormatterResponse(prompt=prompt, stop=["</s>", "[INST]"])
 
 
 @register_chat_format("chatglm3")
