@@ -27,6 +27,10 @@ INSTALL_HINT = {
     "outlines.types": 'pip install ".[test]"',
     "guidance": 'pip install ".[test]"',
     "guidance.models": 'pip install ".[test]"',
+    "instructor": 'pip install ".[test]"',
+    "llama_cpp_agent": "pip install --no-deps llama-cpp-agent",
+    "llama_cpp_agent.providers": "pip install --no-deps llama-cpp-agent",
+    "llama_cpp_agent.llm_output_settings": "pip install --no-deps llama-cpp-agent",
     "haystack_integrations.components.generators.llama_cpp": (
         "pip install --no-deps llama-cpp-haystack"
     ),
