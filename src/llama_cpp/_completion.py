@@ -78,12 +78,16 @@ class CompletionRun:
             builder.data = self.echo_logprobs
         return builder
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
+        cached = getattr(self.generation, "cached_tokens", None)  # the server's jobs know it
+        if cached is not None:
+            counts["prompt_tokens_details"] = {"cached_tokens": cached}
+        return counts
 
     def finish_reason(self) -> str | None:
         reason = self.generation.finish_reason

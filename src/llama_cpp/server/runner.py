@@ -5,9 +5,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from llama_cpp.llama_cache import BaseLlamaCache, LlamaDiskCache, LlamaRAMCache
 from llama_cpp.server.scheduler import Scheduler
 from llama_cpp.server.served import ServedLlama, shared_context
 from llama_cpp.server.settings import EmbeddingLimits, ModelSettings
+
+
+def prompt_cache(settings: ModelSettings) -> BaseLlamaCache | None:
+    """The prompt cache the settings ask for (``cache``, ``cache_type``, ``cache_size``)."""
+    if not settings.cache:
+        return None
+    if settings.cache_type == "disk":
+        return LlamaDiskCache(settings.cache_dir, capacity_bytes=settings.cache_size)
+    return LlamaRAMCache(capacity_bytes=settings.cache_size)
 
 
 class ModelRunner:
@@ -29,7 +39,7 @@ class ModelRunner:
             verbose=settings.verbose,
         )
         context = shared_context(self.llama, settings.n_parallel, settings.n_ctx, settings.n_batch)
-        self.scheduler = Scheduler(context, max_queue=max_queue)
+        self.scheduler = Scheduler(context, max_queue=max_queue, cache=prompt_cache(settings))
         self.llama.attach(self.scheduler)
         self._embed_lock = threading.Lock()
         self.limits = limits

@@ -36,8 +36,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from llama_cpp import _core
-from llama_cpp.llama_cache import common_prefix_length
+from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
 
 log = logging.getLogger("llama_cpp.server")
 
@@ -203,6 +205,7 @@ class Scheduler:
         max_queue: int = 64,
         gather_s: float = 0.02,
         max_faults: int = 5,
+        cache: BaseLlamaCache | None = None,
     ):
         if context.n_seq_max < 1:
             raise ValueError("the context needs at least one sequence")
@@ -219,6 +222,7 @@ class Scheduler:
         self._closing = False
         self.steps = 0
         self.max_faults = max_faults
+        self.cache = cache
         self.faults: collections.deque[float] = collections.deque()  # times of recent faults
         self.unhealthy: str | None = None  # why no job is taken any more
         self._thread = threading.Thread(target=self._loop, name="llama-scheduler", daemon=True)
@@ -335,6 +339,8 @@ class Scheduler:
                 continue
             slot = self._pick_slot(job.prompt)
             try:
+                if self.cache is not None:
+                    self._restore_cached(slot, job.prompt)
                 cached = self.context.reuse_prefix(slot, job.prompt)
                 generation = _core.Generation(
                     self.context,
@@ -370,6 +376,34 @@ class Scheduler:
                 return
             self._cv.wait(remaining)
             self._admit()
+
+    def _restore_cached(self, slot: int, prompt: list[int]) -> None:
+        """Put the cached state sharing the longest prefix with ``prompt`` into ``slot``
+        when it shares more than the slot holds."""
+        assert self.cache is not None
+        try:
+            state = self.cache[prompt]
+        except KeyError:
+            return
+        stored = state.input_ids[: state.n_tokens].tolist()
+        if common_prefix_length(stored, prompt) > common_prefix_length(
+            self.context.tokens(slot), prompt
+        ):
+            self.context.set_seq_state(slot, bytes(state.llama_state), stored)
+
+    def _store_cached(self, slot: int) -> None:
+        """Keep a finished request's state (prompt and answer) in the prompt cache."""
+        from llama_cpp.llama import LlamaState
+
+        assert self.cache is not None
+        tokens = self.context.tokens(slot)
+        data = self.context.seq_state(slot)
+        state = LlamaState(
+            input_ids=np.array(tokens, dtype=np.intc), scores=None, n_tokens=len(tokens),
+            llama_state=data, llama_state_size=len(data), seed=0,
+        )  # fmt: skip
+        for n_tokens in self.cache.store(tokens, state):
+            log.debug("prompt cache full: evicted a state of %d tokens", n_tokens)
 
     def _pick_slot(self, prompt: list[int]) -> int:
         """The free slot whose cached tokens share the longest prefix with ``prompt``."""
@@ -439,6 +473,8 @@ class Scheduler:
                 self._first_output(running.job)
                 running.job.emit(Chunk(text, list(tokens), logprobs))
         end = End(reason, len(running.job.prompt), generation.n_generated, running.cached)
+        if self.cache is not None and reason in ("stop", "length"):
+            self._store_cached(running.slot)
         if self.observer is not None:
             self.observer.finished(self.name, end.prompt_tokens, end.completion_tokens, reason)
         running.job.emit(end)

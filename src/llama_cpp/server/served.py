@@ -32,6 +32,7 @@ class JobGeneration:
         self._events = job.events() if job.loop is None else None
         self.finish_reason: str | None = None
         self.n_generated = 0
+        self.cached_tokens: int | None = None  # prompt tokens the slot (or cache) already held
 
     @property
     def finished(self) -> bool:
@@ -65,6 +66,7 @@ class JobGeneration:
             self.finish_reason = "cancelled"
             raise event.error
         self.finish_reason = event.finish_reason
+        self.cached_tokens = event.cached_tokens
         note_usage(event.prompt_tokens, event.completion_tokens)
         return b"", [], None
 

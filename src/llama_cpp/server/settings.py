@@ -25,6 +25,14 @@ class ModelSettings(BaseModel):
     chat_format: str | None = Field(None, description="named chat format (default: the model's)")
     flash_attn: bool | None = Field(None, description="flash attention (default: llama.cpp's)")
     verbose: bool = Field(False, description="print llama.cpp's log")
+    cache: bool = Field(
+        False,
+        description="keep finished requests' states in a prompt cache, restored into a slot "
+        "when a later prompt extends one further than any slot holds",
+    )
+    cache_type: Literal["ram", "disk"] = Field("ram", description="where the cache keeps states")
+    cache_size: int = Field(2 << 30, ge=1, description="prompt cache capacity in bytes")
+    cache_dir: str = Field(".cache/llama_cache", description="directory of a disk cache")
     default: bool = Field(
         False, description="serve requests naming an unknown model (several models only)"
     )
