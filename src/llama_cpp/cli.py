@@ -1,32 +1,59 @@
-"""The ``llama-cpp`` command: ``llama-cpp serve ...`` (the OpenAI-compatible server) and
-``llama-cpp doctor`` (what this machine and this build can do, and how to fix a mismatch)."""
+"""The ``llama-cpp`` command, with llama.cpp's flags (docs/cli.md):
+
+llama-cpp run -m model.gguf -n 64 -c 512 -p "..."   # llama-cli's completion
+llama-cpp chat -m model.gguf [-sys "..."]           # a conversation, chat template applied
+llama-cpp serve -m model.gguf -c 4096 -np 4         # the OpenAI-compatible server
+llama-cpp doctor                                    # this machine against this build
+"""
 
 from __future__ import annotations
 
+import difflib
 import sys
 
 COMMANDS = {
-    "serve": "run the OpenAI-compatible server (python -m llama_cpp.server)",
+    "run": "continue a prompt, as llama-cli does (-m, -p, -n, -c, ...)",
+    "chat": "chat with a model in the terminal, with its chat template",
+    "serve": "run the OpenAI-compatible server (llama-server's flags, or python -m "
+    "llama_cpp.server's)",
     "doctor": "check the hardware and this build; print the command that fixes a mismatch",
 }
 
 
+def usage() -> str:
+    lines = [f"  {name:8} {what}" for name, what in COMMANDS.items()]
+    return (
+        "usage: llama-cpp COMMAND [options]   (llama-cpp COMMAND --help for its options)\n\n"
+        "commands:\n" + "\n".join(lines)
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Dispatch to a command; exits with its status."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
-        lines = [f"  {name:8} {what}" for name, what in COMMANDS.items()]
-        usage = "usage: llama-cpp COMMAND [options]\n\ncommands:\n" + "\n".join(lines)
-        if args and args[0] not in ("-h", "--help"):
-            raise SystemExit(f"llama-cpp: unknown command {args[0]!r}\n\n{usage}")
-        print(usage)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
         return
-    if args[0] == "doctor":
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SystemExit(f"llama-cpp: unknown command {command!r}{hint}\n\n{usage()}")
+    if command == "doctor":
         from llama_cpp.doctor import main as doctor
 
-        raise SystemExit(doctor(args[1:]))
-    from llama_cpp.server.__main__ import main as serve
+        raise SystemExit(doctor(rest))
+    if command == "run":
+        from llama_cpp._cli.run import main as run
 
-    serve(args[1:])
+        raise SystemExit(run(rest))
+    if command == "chat":
+        from llama_cpp._cli.chat import main as chat
+
+        raise SystemExit(chat(rest))
+    from llama_cpp._cli.serve_flags import main as serve
+
+    serve(rest)
 
 
 if __name__ == "__main__":
