@@ -7,6 +7,9 @@ run the generator after a llama.cpp update. See llama.h for what each function d
 
 The functions run on the llama.cpp this package loaded, so ``Llama``'s objects pass
 straight to them: ``llama_n_ctx(llm.ctx)``, ``llama_model_get_vocab(llm.model)``.
+Calls that change the context's memory (``llama_decode``, ``llama_memory_seq_rm``, ...)
+bypass the Llama's record of the tokens it holds: call ``llm.reset()`` before using its
+high-level methods again.
 """
 
 import ctypes
