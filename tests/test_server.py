@@ -64,6 +64,23 @@ def test_openai_completions_and_embeddings(client: openai.OpenAI) -> None:
     assert len(vectors.data) == 2 and len(vectors.data[0].embedding) == 576
 
 
+def test_usage_reports_the_completion_tokens_limit(server: Server) -> None:
+    """max_tokens missing, <= 0 or beyond the slot's context: the cap the slot's context
+    sets is reported in usage (n_ctx 1024 per slot here)."""
+    for asked in (None, 0, -1, 5000, 7):
+        body: dict[str, Any] = {"messages": QUESTION, "temperature": 0}
+        if asked is not None:
+            body["max_tokens"] = asked
+        reply = httpx.post(server.url + "/v1/chat/completions", json=body, headers=auth(),
+                           timeout=120)  # fmt: skip
+        assert reply.status_code == 200, reply.text
+        usage = reply.json()["usage"]
+        room = 1024 - usage["prompt_tokens"]
+        expected = 7 if asked == 7 else room
+        assert usage["completion_tokens_limit"] == expected, (asked, usage)
+        assert usage["completion_tokens"] <= expected
+
+
 def test_streamed_logprobs_match_the_whole_response(client: openai.OpenAI) -> None:
     request: dict[str, Any] = {"model": "smol", "prompt": "The capital of France is",
                                "temperature": 0, "max_tokens": 6, "logprobs": 2}  # fmt: skip

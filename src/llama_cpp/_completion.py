@@ -87,6 +87,9 @@ class CompletionRun:
         cached = getattr(self.generation, "cached_tokens", None)  # the server's jobs know it
         if cached is not None:
             counts["prompt_tokens_details"] = {"cached_tokens": cached}
+        limit = getattr(self.generation, "completion_tokens_limit", None)
+        if limit is not None:
+            counts["completion_tokens_limit"] = limit
         return counts
 
     def finish_reason(self) -> str | None:

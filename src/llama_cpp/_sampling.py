@@ -7,16 +7,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Callable
 
 from llama_cpp import _core
 from llama_cpp._constants import LLAMA_DEFAULT_SEED
 
-LogitsProcessor = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]]
-StoppingCriteria = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], bool]
+if TYPE_CHECKING:  # numpy stays unimported until arrays are made
+    import numpy as np
+    import numpy.typing as npt
+
+    LogitsProcessor = Callable[
+        [npt.NDArray[np.intc], npt.NDArray[np.single]], npt.NDArray[np.single]
+    ]
+    StoppingCriteria = Callable[[npt.NDArray[np.intc], npt.NDArray[np.single]], bool]
+else:
+    LogitsProcessor = Callable[[Any, Any], Any]
+    StoppingCriteria = Callable[[Any, Any], bool]
 
 
 class LogitsProcessorList(list):
@@ -51,7 +57,7 @@ class MinTokensLogitsProcessor:
         if self.prompt_tokens is None:
             self.prompt_tokens = len(input_ids)
         if len(input_ids) - self.prompt_tokens < self.min_tokens:
-            scores[self.token_eos] = -np.inf
+            scores[self.token_eos] = -math.inf
         return scores
 
 

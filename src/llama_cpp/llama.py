@@ -8,10 +8,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llama_cpp import _chat, _core, _embedding, _loader, _params
 from llama_cpp._completion import CompletionRun, LogprobsBuilder
@@ -42,6 +39,10 @@ from llama_cpp.llama_types import (
     CreateCompletionResponse,
     CreateEmbeddingResponse,
 )
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the server never needs it
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass
@@ -225,6 +226,8 @@ class Llama:
 
     @property
     def _input_ids(self) -> npt.NDArray[np.intc]:
+        import numpy as np
+
         return np.array(self.ctx.tokens(0), dtype=np.intc)
 
     @property
@@ -313,6 +316,8 @@ class Llama:
         return buffer
 
     def _score_rows(self) -> npt.NDArray[np.single]:
+        import numpy as np
+
         if self._scores_buffer is None:
             self._scores_buffer = np.zeros((self.n_ctx(), self.n_vocab()), dtype=np.single)
         return self._scores_buffer
@@ -360,6 +365,8 @@ class Llama:
         """Sample one token from the logits after the last evaluated token (or after token
         ``idx``, which needs ``logits_all=True``), with the repeat penalties over the held
         tokens. Each call builds a fresh sampler: mirostat keeps no state between calls."""
+        import numpy as np
+
         chain = self._sampler_chain(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
             repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
@@ -433,6 +440,8 @@ class Llama:
         grammar: LlamaGrammar | None = None,
     ) -> Iterator[int]:
         """Yield sampled tokens one by one (EOS included) after decoding ``tokens``."""
+        import numpy as np
+
         chain = self._sampler_chain(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
             repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
@@ -669,6 +678,8 @@ class Llama:
         return tokens, prompt_text, chain
 
     def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
+        import numpy as np
+
         rows = self.ctx.decode(tokens, 0, True)
         assert rows is not None  # all_logits=True returns a row per token
         shifted = rows - rows.max(axis=1, keepdims=True)
@@ -806,6 +817,8 @@ class Llama:
 
     def _snapshot(self) -> LlamaState:
         """The context's state (the caller holds the lock)."""
+        import numpy as np
+
         data = self.ctx.seq_state(0)
         ids = np.array(self.ctx.tokens(0), dtype=np.intc)
         return LlamaState(
@@ -905,6 +918,8 @@ class Llama:
     @staticmethod
     def logits_to_logprobs(logits: npt.ArrayLike, axis: int = -1) -> npt.NDArray[np.single]:
         """log-softmax of ``logits``."""
+        import numpy as np
+
         arr = np.asarray(logits, dtype=np.single)
         shifted = arr - arr.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from llama_cpp.llama import LlamaState
 
@@ -155,6 +153,8 @@ class LlamaDiskCache(BaseLlamaCache):
 
     @staticmethod
     def _read(path: Path, tokens_only: bool = False) -> tuple[Key, dict, bytes]:
+        import numpy as np
+
         with path.open("rb") as f:
             header = json.loads(f.readline())
             raw = f.read(4 * int(header["n_tokens"]))
@@ -183,6 +183,8 @@ class LlamaDiskCache(BaseLlamaCache):
             self._index.pop(key, None)
             raise KeyError(f"cached state {path} could not be read: {error}") from error
         os.utime(path)  # recently used
+        import numpy as np
+
         return LlamaState(
             input_ids=np.array(tokens, dtype=np.intc),
             scores=None,
@@ -193,6 +195,8 @@ class LlamaDiskCache(BaseLlamaCache):
         )
 
     def store(self, key: Sequence[int], state: LlamaState) -> list[int]:
+        import numpy as np
+
         key = tuple(int(t) for t in key)
         name = hashlib.sha256(np.array(key, dtype=np.int32).tobytes()).hexdigest()[:32]
         path = self.cache_dir / (name + _SUFFIX)

@@ -15,10 +15,11 @@ token ids.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class LlamaDraftModel(abc.ABC):
@@ -54,6 +55,8 @@ class LlamaPromptLookupDecoding(LlamaDraftModel):
         """The tokens that followed the most recent earlier occurrence of the sequence's
         last ``max_ngram_size`` tokens (trying shorter n-grams down to one), at most
         ``num_pred_tokens`` of them; empty when the tail occurs nowhere earlier."""
+        import numpy as np
+
         ids = [int(t) for t in np.asarray(input_ids).reshape(-1)]
         for n in range(min(max_ngram_size, len(ids) - 1), 0, -1):
             tail = ids[-n:]

@@ -36,8 +36,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
 from llama_cpp import _core
 from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
 
@@ -393,6 +391,8 @@ class Scheduler:
 
     def _store_cached(self, slot: int) -> None:
         """Keep a finished request's state (prompt and answer) in the prompt cache."""
+        import numpy as np
+
         from llama_cpp.llama import LlamaState
 
         assert self.cache is not None

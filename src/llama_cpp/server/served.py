@@ -33,6 +33,9 @@ class JobGeneration:
         self.finish_reason: str | None = None
         self.n_generated = 0
         self.cached_tokens: int | None = None  # prompt tokens the slot (or cache) already held
+        # the most tokens this request may generate: its max_tokens, or what the slot's
+        # context leaves after the prompt when that is smaller or none was asked for
+        self.completion_tokens_limit: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -152,8 +155,12 @@ class ServedLlama(Llama):
             timeout_s=request.timeout_s if request is not None else None,
         )
         self.scheduler.submit(job, request.arrival if request is not None else None)
+        generation = JobGeneration(job)
+        room = self.n_ctx() - len(tokens)
+        asked = job.max_tokens
+        generation.completion_tokens_limit = room if asked < 0 else min(asked, room)
         return CompletionRun(
-            generation=JobGeneration(job),  # type: ignore[arg-type]
+            generation=generation,  # type: ignore[arg-type]
             model_name=options["model"] or self.model_path,
             prompt_tokens=len(tokens),
             piece=self._token_text,
