@@ -43,7 +43,8 @@ def llama_tool(name: str, backend: str = "cpu") -> Path:
     newer headers from ci/vulkan-headers.sh where the system's are too old);
     ``backend="cuda"`` its CUDA backend (in ``build/llama-tools-cuda``), with the machine's
     CUDA toolkit when complete, else with NVIDIA's toolkit packages installed for this
-    interpreter, laid out as our build does (build_backend/cuda_toolkit.py)."""
+    interpreter, laid out as our build does (build_backend/cuda_toolkit.py);
+    ``backend="rpc"`` its RPC client (``--rpc``), in ``build/llama-tools-rpc``."""
     build = TOOLS_BUILD if backend == "cpu" else TOOLS_BUILD.with_name(f"llama-tools-{backend}")
     binary = build / "bin" / name
     if binary.is_file():
@@ -59,8 +60,10 @@ def llama_tool(name: str, backend: str = "cpu") -> Path:
         extra = ["-DGGML_VULKAN=ON", *include]
     elif backend == "cuda":
         extra = ["-DGGML_CUDA=ON", *_cuda_toolkit_args(build)]
+    elif backend == "rpc":
+        extra = ["-DGGML_RPC=ON"]
     elif backend != "cpu":
-        raise ValueError(f"no baseline build for backend {backend!r} (cpu, vulkan or cuda)")
+        raise ValueError(f"no baseline build for backend {backend!r} (cpu, vulkan, cuda or rpc)")
     if not (build / "CMakeCache.txt").is_file():
         _run(["cmake", "-S", str(tree), "-B", str(build), "-G", "Ninja",
               "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",

@@ -17,5 +17,6 @@ void register_sampler(py::module_ &m);
 void register_generation(py::module_ &m);
 void register_lora(py::module_ &m);
 void register_chat(py::module_ &m);
+void register_rpc(py::module_ &m);
 
 }  // namespace llama_pybind

@@ -49,6 +49,10 @@ public:
     int32_t decode_locked(int32_t seq, const std::vector<llama_token> &tokens, bool all_logits,
                           std::vector<float> *all_out);
 
+    // llama_decode, on a helper thread when the model is on RPC workers, so that a worker
+    // connection breaking ends it with an error (remote.hpp). Caller holds the lock.
+    int32_t decode(const llama_batch &batch);
+
     // Drop the tokens of `seq` from position `keep` on (llama_memory_seq_rm);
     // false if the memory cannot do a partial removal (recurrent models).
     bool truncate_locked(int32_t seq, size_t keep);

@@ -6,6 +6,7 @@
 #include "bindings.hpp"
 #include "ggml.h"
 #include "log_capture.hpp"
+#include "remote.hpp"
 
 namespace llama_pybind {
 
@@ -14,11 +15,16 @@ namespace {
 thread_local int abort_as_exception_depth = 0;
 
 // ggml_abort's callback (a GGML_ASSERT that failed): on a thread inside
-// AbortAsException, an exception that ends the call with an error; anywhere else
-// ggml's own behaviour (the message, then abort()).
+// AbortAsException, an exception that ends the call with an error; a broken RPC worker
+// connection (on ggml's dispatcher thread) is recorded and that thread parked, so the
+// work waiting on it fails with an error (remote.hpp); anywhere else ggml's own
+// behaviour (the message, then abort()).
 void on_ggml_abort(const char *message) {
     if (abort_as_exception_depth > 0) {
         throw llama_error(utf8_lossy(std::string("llama.cpp stopped on a failed check: ") + message));
+    }
+    if (remote::is_connection_failure(message)) {
+        remote::park_after_failure(message);
     }
     std::fprintf(stderr, "%s\n", message);
 }

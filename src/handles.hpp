@@ -8,9 +8,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "errors.hpp"
 #include "llama.h"
+#include "remote.hpp"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -28,14 +30,20 @@ inline void return_freed_memory() {
 }
 
 struct model_owner {
-    explicit model_owner(llama_model *m) : model(m) {}
+    explicit model_owner(llama_model *m, std::vector<std::string> endpoints = {})
+        : model(m), endpoints(std::move(endpoints)), remote(!this->endpoints.empty()) {}
     ~model_owner() {
+        if (remote && remote::lost()) {
+            return;  // its buffers live on RPC workers, one of them unreachable: never freed
+        }
         llama_model_free(model);
         return_freed_memory();
     }
     model_owner(const model_owner &) = delete;
     model_owner &operator=(const model_owner &) = delete;
     llama_model *model;
+    std::vector<std::string> endpoints;  // the RPC workers (host:port) its devices are on
+    bool remote;                         // layers or buffers on RPC workers (see remote.hpp)
 };
 
 class Model {
@@ -49,7 +57,16 @@ public:
         }
         return owner_;
     }
-    llama_model *get() const { return owner()->model; }
+    llama_model *get() const {
+        const std::shared_ptr<model_owner> &o = owner();
+        if (o->remote && remote::lost()) {
+            throw llama_error("the model '" + path_ + "' has layers on RPC workers and a worker "
+                              "connection broke (" + remote::lost_reason() + "; " +
+                              remote::describe_workers(o->endpoints) +
+                              "); restart this process and load the model again");
+        }
+        return o->model;
+    }
     const llama_vocab *vocab() const { return llama_model_get_vocab(get()); }
     const std::string &path() const { return path_; }
     bool closed() const { return !owner_; }

@@ -19,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     register_generation(m);
     register_lora(m);
     register_chat(m);
+    register_rpc(m);
 }

@@ -5,6 +5,7 @@
 #include "bindings.hpp"
 #include "ggml-backend.h"
 #include "llama.h"
+#include "remote.hpp"
 
 namespace llama_pybind {
 namespace {
@@ -25,7 +26,10 @@ py::list list_devices() {
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
         size_t free = 0, total = 0;
-        ggml_backend_dev_memory(dev, &free, &total);
+        const bool rpc = std::string(ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev))) == "RPC";
+        if (!(rpc && remote::lost())) {  // asking a worker whose connection broke would wait forever
+            ggml_backend_dev_memory(dev, &free, &total);
+        }
         py::dict d;
         d["name"] = ggml_backend_dev_name(dev);
         d["description"] = ggml_backend_dev_description(dev);

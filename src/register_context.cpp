@@ -34,7 +34,18 @@ Context::Context(const Model &model, const llama_context_params &params) : model
     unsigned long long since = log_capture::mark();
     {
         py::gil_scoped_release release;
-        ctx_ = llama_init_from_model(model_->model, params_);
+        if (model_->remote) {  // buffers allocated on the workers
+            llama_model *m = model_->model;
+            auto params = std::make_shared<llama_context_params>(params_);  // outlives an abandoned helper
+            auto made = std::make_shared<llama_context *>(nullptr);
+            remote::run("creating a context", model_->endpoints, [m, params, made]() {
+                *made = llama_init_from_model(m, *params);
+                return int64_t{0};
+            });
+            ctx_ = *made;
+        } else {
+            ctx_ = llama_init_from_model(model_->model, params_);
+        }
     }
     if (ctx_ == nullptr) {
         throw llama_error(with_llama_log("failed to create a llama.cpp context (n_ctx=" + std::to_string(params_.n_ctx) +
@@ -80,6 +91,16 @@ void Context::attach_threadpools() {
 
 void Context::close() {
     std::unique_lock<std::mutex> lock = lock_without_gil();
+    if (model_ && model_->remote && remote::lost()) {
+        // Freeing would talk to an unreachable worker, and an abandoned decode may still
+        // point into the context and its batch: all of it is left allocated.
+        ctx_ = nullptr;
+        pool_ = pool_batch_ = nullptr;
+        batch_capacity_ = 0;
+        seq_tokens_.clear();
+        model_.reset();
+        return;
+    }
     if (ctx_ != nullptr) {
         llama_free(ctx_);
         ctx_ = nullptr;
@@ -128,7 +149,29 @@ llama_context *Context::get() const {
     if (ctx_ == nullptr) {
         throw closed_object("the context is closed; create a new one to use it");
     }
+    if (model_->remote && remote::lost()) {
+        throw llama_error("this context's model has layers on RPC workers and a worker connection "
+                          "broke (" + remote::lost_reason() + "; " + remote::describe_workers(model_->endpoints) +
+                          "); restart this process and load the model again");
+    }
     return ctx_;
+}
+
+int32_t Context::decode(const llama_batch &batch) {
+    if (!model_->remote) {
+        return llama_decode(ctx_, batch);
+    }
+    llama_context *c = ctx_;  // left allocated if the helper is abandoned (close())
+    const llama_batch b = batch;
+    // llama_decode may return before the workers finish; the logits are read (and waited
+    // for) later, so the wait for the results happens on the helper too.
+    return static_cast<int32_t>(remote::run("llama_decode", model_->endpoints, [c, b]() {
+        const int32_t rc = llama_decode(c, b);
+        if (rc == 0) {
+            llama_synchronize(c);
+        }
+        return int64_t{rc};
+    }));
 }
 
 void Context::check_seq(int32_t seq) const {
@@ -164,7 +207,7 @@ int32_t Context::decode_locked(int32_t seq, const std::vector<llama_token> &toke
             batch.seq_id[i][0] = seq;
             batch.logits[i] = all_logits || (start + i + 1 == tokens.size());
         }
-        rc = llama_decode(ctx_, batch);
+        rc = decode(batch);
         if (rc != 0) {
             break;
         }
@@ -458,7 +501,7 @@ py::list embed_many(Context &self, const std::vector<std::vector<llama_token>> &
                 }
                 packed.push_back(next++);
             }
-            rc = llama_decode(ctx, batch);
+            rc = self.decode(batch);
             int32_t row = 0;
             for (size_t k = 0; k < packed.size() && rc == 0 && !missing; ++k) {
                 const std::vector<llama_token> &tokens = inputs[packed[k]];

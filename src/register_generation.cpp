@@ -432,7 +432,7 @@ int32_t step_locked(Context &ctx, const std::vector<Generation *> &gens) {
     }
     int32_t rc = 0;
     if (batch.n_tokens > 0) {
-        rc = llama_decode(c, batch);
+        rc = ctx.decode(batch);
     }
     if (rc != 0) {
         return rc;

@@ -1,13 +1,18 @@
 // Model area: loading a GGUF file, metadata, and the vocabulary
 // (tokenize / detokenize / token pieces).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bindings.hpp"
 #include "errors.hpp"
+#include "devices.hpp"
+#include "ggml-backend.h"
 #include "handles.hpp"
 #include "log_capture.hpp"
 #include <pybind11/stl.h>
@@ -69,11 +74,36 @@ std::vector<llama_model_kv_override> make_overrides(const py::dict &overrides) {
     return out;
 }
 
+// The devices named (ggml device names, e.g. "Vulkan0", "RPC0"), as llama.cpp's
+// NULL-terminated list; the RPC workers (host:port) among them go to `endpoints`.
+std::vector<ggml_backend_dev_t> named_devices(const std::vector<std::string> &names,
+                                              std::vector<std::string> *endpoints) {
+    std::vector<ggml_backend_dev_t> devices;
+    for (const std::string &name : names) {
+        ggml_backend_dev_t dev = device_by_name(name);
+        if (std::string(ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev))) == "RPC") {
+            const std::string endpoint = ggml_backend_dev_description(dev);  // llama.cpp's choice
+            if (std::find(endpoints->begin(), endpoints->end(), endpoint) == endpoints->end()) {
+                endpoints->push_back(endpoint);
+            }
+        }
+        devices.push_back(dev);
+    }
+    devices.push_back(nullptr);
+    return devices;
+}
+
 std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, bool use_mmap, bool use_mlock,
                                   bool vocab_only, int split_mode, int main_gpu, std::vector<float> tensor_split,
-                                  const py::dict &kv_overrides) {
+                                  const py::dict &kv_overrides, const std::optional<std::vector<std::string>> &devices) {
     check_model_file(path);
     llama_model_params params = llama_model_default_params();
+    std::vector<std::string> endpoints;
+    std::vector<ggml_backend_dev_t> device_list;
+    if (devices.has_value()) {
+        device_list = named_devices(*devices, &endpoints);
+        params.devices = device_list.data();
+    }
     params.n_gpu_layers = n_gpu_layers;
     if (split_mode < LLAMA_SPLIT_MODE_NONE || split_mode > LLAMA_SPLIT_MODE_ROW) {
         throw std::invalid_argument("split_mode must be 0 (none), 1 (layer) or 2 (row), got " +
@@ -99,10 +129,32 @@ std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, boo
     params.vocab_only = vocab_only;
     unsigned long long since = log_capture::mark();
     llama_model *model = nullptr;
-    {
+    if (endpoints.empty()) {
         py::gil_scoped_release release;
         AbortAsException abort_as_exception;  // a failed check on a corrupt file: an error
         model = llama_model_load_from_file(path.c_str(), params);
+    } else {
+        // Weights go to the workers: on a helper thread (remote.hpp), with everything the
+        // load reads owned by it in case it is abandoned.
+        struct Load {
+            std::string path;
+            llama_model_params params;
+            std::vector<float> tensor_split;
+            std::vector<llama_model_kv_override> overrides;
+            std::vector<ggml_backend_dev_t> devices;
+            llama_model *model = nullptr;
+        };
+        auto load = std::make_shared<Load>(Load{path, params, tensor_split, overrides, device_list});
+        load->params.tensor_split = load->tensor_split.data();
+        load->params.kv_overrides = load->overrides.empty() ? nullptr : load->overrides.data();
+        load->params.devices = load->devices.data();
+        py::gil_scoped_release release;
+        remote::run("loading the model", endpoints, [load]() {
+            AbortAsException abort_as_exception;
+            load->model = llama_model_load_from_file(load->path.c_str(), load->params);
+            return int64_t{0};
+        });
+        model = load->model;
     }
     if (model == nullptr) {
         throw invalid_model(with_llama_log(
@@ -111,7 +163,7 @@ std::shared_ptr<Model> load_model(const std::string &path, int n_gpu_layers, boo
                 "unsupported architecture)",
             since));
     }
-    return std::make_shared<Model>(std::make_shared<model_owner>(model), path);
+    return std::make_shared<Model>(std::make_shared<model_owner>(model, endpoints), path);
 }
 
 std::vector<llama_token> tokenize(const Model &self, const std::string &text, bool add_special,
@@ -207,8 +259,12 @@ void register_model(py::module_ &m) {
         .def(py::init(&load_model), py::arg("path"), py::arg("n_gpu_layers") = 0, py::arg("use_mmap") = true,
              py::arg("use_mlock") = false, py::arg("vocab_only") = false, py::arg("split_mode") = 1,
              py::arg("main_gpu") = 0, py::arg("tensor_split") = std::vector<float>{},
-             py::arg("kv_overrides") = py::dict(),
-             "Load the GGUF model at `path` (FileNotFoundError if missing, ValueError if unreadable).")
+             py::arg("kv_overrides") = py::dict(), py::arg("devices") = py::none(),
+             "Load the GGUF model at `path` (FileNotFoundError if missing, ValueError if unreadable). "
+             "`devices`: ggml device names to place layers on, in order (None: llama.cpp's choice).")
+        .def_property_readonly(
+            "remote", [](const Model &s) { return s.owner()->remote; },
+            "Whether the model was placed on RPC workers' devices.")
         .def_property_readonly("path", &Model::path)
         .def_property_readonly("closed", &Model::closed)
         .def_property_readonly(

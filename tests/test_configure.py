@@ -80,7 +80,7 @@ def test_default_configure_is_native_cpu(configure) -> None:
     result = configure()
     assert result.returncode == 0, result.log
     assert "legacy flag" not in result.flat
-    assert result.summary_backends() == ["CPU"]
+    assert result.summary_backends() == ["CPU", "RPC"]  # every build can be an RPC worker/client
     info = result.build_info()
     assert info["mode"] == "native"
     assert info["flags"]["GGML_NATIVE"] == "ON"
@@ -135,7 +135,7 @@ def test_off_values_are_honoured(configure, value: str) -> None:
     assert _notice("LLAMA_CUBLAS", value, "GGML_CUDA", "OFF") in result.flat
     assert result.cache("GGML_CUDA") == "OFF"
     assert result.cache("GGML_METAL") == "OFF"
-    assert result.summary_backends() == ["CPU"]
+    assert result.summary_backends() == ["CPU", "RPC"]
 
 
 def test_rpc_backend_configures_everywhere(configure) -> None:
@@ -143,6 +143,14 @@ def test_rpc_backend_configures_everywhere(configure) -> None:
     assert result.returncode == 0, result.log
     assert result.summary_backends() == ["CPU", "RPC"]
     assert "RPC" in result.build_info()["backends"]
+
+
+@pytest.mark.parametrize("flag", ["-DGGML_RPC=OFF", "-DLLAMA_RPC=OFF"])
+def test_rpc_can_be_left_out(configure, flag: str) -> None:
+    result = configure(flag)
+    assert result.returncode == 0, result.log
+    assert result.summary_backends() == ["CPU"]
+    assert "RPC" not in result.build_info()["backends"]
 
 
 def test_metal_off_macos_is_a_clear_error(configure) -> None:

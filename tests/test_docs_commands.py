@@ -42,6 +42,10 @@ SKIPS = [
         r"^(python -m llama_cpp\.server|llama-cpp serve)\b|^curl ",
         "needs a running server (tests/test_server.py starts one)",
     ),
+    (
+        r"^(llama-cpp rpc-server|python -m llama_cpp\.rpc_server)\b",
+        "a worker that runs until stopped (tests/test_rpc.py runs it across namespaces)",
+    ),
     (r"ci/build-wheel\.sh", "builds a wheel (over ten minutes); proven by hand, see wheels.md"),
     (r"\bllama-cpp-python$", "llama-cpp-python's own command, quoted in the text"),
     (r"^python -m pytest$", "the test suite itself"),

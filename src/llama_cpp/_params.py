@@ -39,6 +39,7 @@ class ModelArgs:
     use_mmap: bool = True
     use_mlock: bool = False
     kv_overrides: dict[str, Any] = field(default_factory=dict)
+    devices: list[str] | None = None  # ggml device names in order; None: llama.cpp's choice
 
 
 def _int(name: str, value: Any, minimum: int | None = None, hint: str = "") -> int:

@@ -3,6 +3,7 @@
 llama-cpp run -m model.gguf -n 64 -c 512 -p "..."   # llama-cli's completion
 llama-cpp chat -m model.gguf [-sys "..."]           # a conversation, chat template applied
 llama-cpp serve -m model.gguf -c 4096 -np 4         # the OpenAI-compatible server
+llama-cpp rpc-server --host 10.0.0.2              # serve this host's devices to RPC clients
 llama-cpp doctor                                    # this machine against this build
 """
 
@@ -16,12 +17,14 @@ COMMANDS = {
     "chat": "chat with a model in the terminal, with its chat template",
     "serve": "run the OpenAI-compatible server (llama-server's flags, or python -m "
     "llama_cpp.server's)",
+    "rpc-server": "serve this host's devices to llama.cpp RPC clients (a model split over "
+    "machines)",
     "doctor": "check the hardware and this build; print the command that fixes a mismatch",
 }
 
 
 def usage() -> str:
-    lines = [f"  {name:8} {what}" for name, what in COMMANDS.items()]
+    lines = [f"  {name:10} {what}" for name, what in COMMANDS.items()]
     return (
         "usage: llama-cpp COMMAND [options]   (llama-cpp COMMAND --help for its options)\n\n"
         "commands:\n" + "\n".join(lines)
@@ -43,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         from llama_cpp.doctor import main as doctor
 
         raise SystemExit(doctor(rest))
+    if command == "rpc-server":
+        from llama_cpp.rpc_server import main as rpc_server
+
+        raise SystemExit(rpc_server(rest))
     if command == "run":
         from llama_cpp._cli.run import main as run
 

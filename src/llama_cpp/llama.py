@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from llama_cpp import _chat, _core, _embedding, _loader, _params
+from llama_cpp import _chat, _core, _embedding, _loader, _params, _rpc
 from llama_cpp._completion import CompletionRun, LogprobsBuilder
 from llama_cpp._constants import (
     LLAMA_ATTENTION_TYPE_UNSPECIFIED,
@@ -83,6 +84,7 @@ class Llama:
         use_mmap: bool = True,
         use_mlock: bool = False,
         kv_overrides: dict[str, bool | int | float | str] | None = None,
+        rpc_servers: str | list[str] | None = None,
         seed: int = LLAMA_DEFAULT_SEED,
         n_ctx: int = 512,
         n_batch: int = 512,
@@ -168,6 +170,14 @@ class Llama:
             type_v=type_v,
             legacy=legacy,
         )
+        self.rpc_servers = rpc_servers
+        endpoints = _rpc.parse_endpoints(rpc_servers)
+        if endpoints and n_gpu_layers == 0:
+            warnings.warn(
+                "rpc_servers is set but n_gpu_layers=0 keeps every layer on this host; pass "
+                "n_gpu_layers=-1 to place them on the workers",
+                stacklevel=2,
+            )
         self.model_params = _params.ModelArgs(
             n_gpu_layers=_params._int("n_gpu_layers", n_gpu_layers),
             split_mode=split_mode,
@@ -177,6 +187,7 @@ class Llama:
             use_mmap=bool(use_mmap),
             use_mlock=bool(use_mlock),
             kv_overrides=dict(kv_overrides or {}),
+            devices=_rpc.model_devices(endpoints),
         )
         self.cache: BaseLlamaCache | None = None
         self._lock = threading.Lock()

@@ -96,6 +96,8 @@ FLAGS = (
     Flag(("-ngl", "--gpu-layers", "--n-gpu-layers"), "--n_gpu_layers",
          "layers offloaded to the GPU: a number, or all (--n_gpu_layers; default 0; 'auto' "
          "offloads every layer too)", convert=_gpu_layers),
+    Flag(("--rpc",), "--rpc_servers",
+         "RPC workers to place layers on, host:port,host:port (--rpc_servers)", "SERVERS"),
     Flag(("-t", "--threads"), "--n_threads", "CPU threads (--n_threads; default: all)",
          convert=_threads),
     Flag(("-b", "--batch-size"), "--n_batch", "tokens per decode step (--n_batch)"),

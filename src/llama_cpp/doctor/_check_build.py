@@ -268,11 +268,15 @@ def check_model(report: dict[str, Any]) -> list[Finding]:
     if not model.get("ok"):
         return [Finding("model", "fail", "the model did not run", model.get("error", ""))]
     offloaded, total = model.get("layers_offloaded"), model.get("layers_total")
-    buffers = ", ".join(
-        f"{k} {v:.0f} MiB" for k, v in (model.get("model_buffers_mib") or {}).items()
-    )
+    sizes = model.get("model_buffers_mib") or {}
+    buffers = ", ".join(f"{k} {v:.0f} MiB" for k, v in sizes.items())
+    # where the weights went is what llama.cpp's buffers say: its "offloaded N/M layers
+    # to GPU" counts layers even when no device took them (a build with only RPC)
+    devices = [name for name in sizes if not name.upper().startswith("CPU")]
+    if not devices:
+        offloaded = None
     placed = (
-        f"{offloaded}/{total} layers on the GPU"
+        f"{offloaded}/{total} layers on {', '.join(devices)}"
         if offloaded is not None
         else "all layers on the CPU"
     )

@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
         help="layers to offload with --model (default -1: all that fit)",
     )
     parser.add_argument(
+        "--rpc",
+        metavar="HOST:PORT[,HOST:PORT]",
+        help="also connect to these RPC workers (llama-cpp rpc-server) and report "
+        "reachability, protocol version, devices and memory",
+    )
+    parser.add_argument(
         "--shell",
         choices=("posix", "powershell", "cmd"),
         help="write fix commands for this shell (default: detected)",
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the doctor; returns (and as a script exits with) 0, 1 or 2."""
     args = _parser().parse_args(argv)
     try:
-        report = collect(args.model, args.n_gpu_layers, args.shell)
+        report = collect(args.model, args.n_gpu_layers, args.shell, args.rpc)
         findings = diagnose(report)
     except Exception:  # the doctor's own failure: say so, exit 2
         print("llama-cpp doctor failed:\n" + traceback.format_exc(), file=sys.stderr)

@@ -8,6 +8,7 @@ import textwrap
 from typing import Any, TextIO
 
 from llama_cpp.doctor._finding import Finding
+from llama_cpp.doctor._rpc_workers import rpc_rows
 
 _MARKS = {"ok": " OK ", "info": "INFO", "warn": "WARN", "fail": "FAIL"}
 _COLOURS = {"ok": "32", "info": "36", "warn": "33", "fail": "31"}
@@ -81,6 +82,8 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Build", _build_rows(report)),
         ("Run time", _runtime_rows(report.get("runtime") or {})),
     ]
+    if report.get("rpc"):
+        sections.append(("RPC workers", rpc_rows(report)))
     return sections
 
 

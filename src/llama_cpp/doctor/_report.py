@@ -23,6 +23,7 @@ from llama_cpp.doctor._check_modules import check_backend_modules
 from llama_cpp.doctor._check_vulkan import check_vulkan
 from llama_cpp.doctor._finding import Finding
 from llama_cpp.doctor._gpus import probe_blas, probe_gpus
+from llama_cpp.doctor._rpc_workers import check_rpc, probe_rpc
 from llama_cpp.doctor._runtime import probe_install, probe_runtime
 from llama_cpp.doctor._system import probe_cpu, probe_environment, probe_memory, probe_system
 from llama_cpp.doctor._toolchain import probe_toolchain
@@ -40,9 +41,13 @@ def _build() -> dict[str, Any]:
 
 
 def collect(
-    model: str | None = None, n_gpu_layers: int = -1, shell: str | None = None
+    model: str | None = None,
+    n_gpu_layers: int = -1,
+    shell: str | None = None,
+    rpc: str | None = None,
 ) -> dict[str, Any]:
-    """Run every probe (the compiled module in a child process) and return the facts."""
+    """Run every probe (the compiled module in a child process) and return the facts;
+    ``rpc``: RPC workers to probe too (host:port,host:port)."""
     system = probe_system()
     if shell:
         system["shell"] = shell
@@ -59,6 +64,7 @@ def collect(
         "install": probe_install(),
         "build": _build(),
         "runtime": probe_runtime(model, n_gpu_layers),
+        "rpc": probe_rpc(rpc),
     }
 
 
@@ -83,6 +89,7 @@ def diagnose(report: dict[str, Any]) -> list[Finding]:
         check_cmake_args,
         check_pip_cache,
         check_legacy_flags,
+        check_rpc,
     ):
         findings += check(report)
     findings += check_toolchain(report, findings)

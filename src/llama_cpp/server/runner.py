@@ -30,6 +30,7 @@ class ModelRunner:
         self.llama = ServedLlama(
             settings.model,
             n_gpu_layers=settings.n_gpu_layers,
+            rpc_servers=settings.rpc_servers,
             n_ctx=settings.n_ctx,
             n_batch=settings.n_batch,
             n_threads=settings.n_threads,

@@ -303,7 +303,10 @@ class Scheduler:
         with self._cv:
             running, self._running = list(self._running.values()), {}
             waiting, self._waiting = list(self._waiting), collections.deque()
-            if len(self.faults) >= self.max_faults:
+            lost = _core.rpc_connection_lost()
+            if lost is not None:  # llama.cpp cannot reconnect to a worker within a process
+                self.unhealthy = f"an RPC worker connection broke: {error}"
+            elif len(self.faults) >= self.max_faults:
                 self.unhealthy = (
                     f"{len(self.faults)} scheduler failures within a minute, the last: "
                     f"{error!r}; restart the server"

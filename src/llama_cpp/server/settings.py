@@ -18,6 +18,11 @@ class ModelSettings(BaseModel):
     model: str = Field(description="path of the GGUF file")
     model_alias: str | None = Field(None, description="name clients use (default: the path)")
     n_gpu_layers: int = Field(0, description="layers to offload to the GPU (-1: all)")
+    rpc_servers: str | None = Field(
+        None,
+        description="RPC workers host:port,host:port to place layers on with n_gpu_layers "
+        "(llama-cpp rpc-server on each; docs/install/rpc.md)",
+    )
     n_ctx: int = Field(2048, ge=16, description="context positions per request (per slot)")
     n_parallel: int = Field(4, ge=1, le=256, description="requests generated at once (slots)")
     n_batch: int = Field(512, ge=1, description="tokens per decode step")
