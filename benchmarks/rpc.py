@@ -7,8 +7,9 @@ llama.cpp's ``llama-bench -p 0 -n N --rpc A,B -ngl 99`` (built from the pinned t
 ``-DGGML_RPC=ON`` in build/llama-tools-rpc on first use), then our ``Llama(...,
 rpc_servers="A,B", n_gpu_layers=-1)`` generating N tokens, then ours without workers.
 Ours is timed from the first generated token to the last (decode, sampling and the
-Python loop); llama-bench times its decodes alone. Then a worker is killed in the middle
-of a stream and the time until the client's error is measured.
+Python loop); llama-bench times its decodes alone. Every process has one CPU thread (on
+a small machine, a client's idle threads would compete with the workers'). Then a worker
+is killed in the middle of a stream and the time until the client's error is measured.
 
     sudo python benchmarks/rpc.py [--rounds 3] [--tokens 64]
 """
@@ -36,7 +37,7 @@ import json, sys, time
 import llama_cpp
 model, servers, tokens = sys.argv[1], sys.argv[2], int(sys.argv[3])
 kwargs = {"rpc_servers": servers, "n_gpu_layers": -1} if servers else {}
-llm = llama_cpp.Llama(model, n_ctx=512, verbose=False, **kwargs)
+llm = llama_cpp.Llama(model, n_ctx=512, n_threads=1, verbose=False, **kwargs)
 ban = {llm.token_eos(): -100.0}
 llm("Warm up", max_tokens=4, temperature=0)
 stamps = []
@@ -57,7 +58,8 @@ def run_in_client(hosts: Hosts, argv: list[str]) -> str:
 
 def llama_bench(hosts: Hosts, bench: Path, model: Path, servers: str, tokens: int) -> float:
     out = run_in_client(hosts, [str(bench), "-m", str(model), "--rpc", servers, "-ngl", "99",
-                                "-p", "0", "-n", str(tokens), "-r", "3", "-o", "json"])  # fmt: skip
+                                "-t", "1", "-p", "0", "-n", str(tokens), "-r", "3",
+                                "-o", "json"])  # fmt: skip
     return float(json.loads(out)[0]["avg_ts"])
 
 
@@ -107,7 +109,7 @@ def main() -> int:
         for worker in workers:
             worker.stop()
         hosts.destroy()
-    print(f"\n{args.tokens} tokens generated through two workers (netns, one CPU thread each)")
+    print(f"\n{args.tokens} tokens generated through two workers (netns, one thread per process)")
     print(f"{'round':>5} {'llama-bench --rpc':>18} {'ours --rpc':>11} {'ours local':>11}")
     for i, (theirs, mine, local) in enumerate(rows, 1):
         print(f"{i:>5} {theirs:>14.1f} t/s {mine:>7.1f} t/s {local:>7.1f} t/s")
