@@ -648,6 +648,15 @@ void register_context_params(py::module_ &m) {
 
 }  // namespace
 
+// The llama_context pointer as an int, for ctypes (ValueError once closed).
+static std::uintptr_t context_pointer(const Context &s) {
+    if (s.closed()) {
+        throw closed_object("this context is closed (close() was called), so llama.cpp "
+                            "functions cannot use it; create a new context (or Llama)");
+    }
+    return reinterpret_cast<std::uintptr_t>(s.get());
+}
+
 void register_context(py::module_ &m) {
     register_context_params(m);
     py::class_<Context, std::shared_ptr<Context>>(m, "Context",
@@ -692,16 +701,11 @@ void register_context(py::module_ &m) {
         .def("close", &Context::close, "Free the context.")
         .def_property_readonly("closed", &Context::closed)
         .def_property_readonly(
-            "_as_parameter_",
-            [](const Context &s) {
-                if (s.closed()) {
-                    throw closed_object("this context is closed (close() was called), so llama.cpp "
-                                        "functions cannot use it; create a new context (or Llama)");
-                }
-                return reinterpret_cast<std::uintptr_t>(s.get());
-            },
+            "_as_parameter_", &context_pointer,
             "The llama_context pointer as an int, for ctypes: llama_cpp.llama_cpp functions take "
             "the context itself (ValueError once it is closed).")
+        .def_property_readonly("ctx", &context_pointer,
+                               "The llama_context pointer as an int (llama-cpp-python's Llama._ctx.ctx).")
         .def_property_readonly("params", [](Context &s) { s.get(); return s.params(); },
                                "The ContextParams in effect (n_ctx as llama.cpp rounded it).")
         .def_property_readonly("n_ctx", [](Context &s) { return llama_n_ctx(s.get()); })

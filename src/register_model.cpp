@@ -206,6 +206,23 @@ py::bytes detokenize(const Model &self, const std::vector<llama_token> &tokens, 
     return py::bytes(text);
 }
 
+// The tokens' pieces one after another (llama_token_to_piece, no space removed): what
+// llama-cpp-python's detokenize builds on, and what joining token-by-token output gives.
+py::bytes pieces(const Model &self, const std::vector<llama_token> &tokens, bool special) {
+    const llama_vocab *vocab = self.vocab();
+    for (llama_token t : tokens) {
+        check_token(vocab, t);
+    }
+    std::string text;
+    {
+        py::gil_scoped_release release;
+        for (llama_token t : tokens) {
+            text += token_piece(vocab, t, special);
+        }
+    }
+    return py::bytes(text);
+}
+
 py::dict metadata(const Model &self) {
     llama_model *model = self.get();
     py::dict meta;
@@ -254,6 +271,15 @@ void check_token(const llama_vocab *vocab, llama_token token) {
     }
 }
 
+// The llama_model pointer as an int, for ctypes (ValueError once closed).
+static std::uintptr_t model_pointer(const Model &s) {
+    if (s.closed()) {
+        throw closed_object("this model is closed (close() was called), so llama.cpp functions "
+                            "cannot use it; load the model again");
+    }
+    return reinterpret_cast<std::uintptr_t>(s.get());
+}
+
 void register_model(py::module_ &m) {
     py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A GGUF model loaded by llama.cpp (llama_model).")
         .def(py::init(&load_model), py::arg("path"), py::arg("n_gpu_layers") = 0, py::arg("use_mmap") = true,
@@ -268,16 +294,14 @@ void register_model(py::module_ &m) {
         .def_property_readonly("path", &Model::path)
         .def_property_readonly("closed", &Model::closed)
         .def_property_readonly(
-            "_as_parameter_",
-            [](const Model &s) {
-                if (s.closed()) {
-                    throw closed_object("this model is closed (close() was called), so llama.cpp functions "
-                                        "cannot use it; load the model again");
-                }
-                return reinterpret_cast<std::uintptr_t>(s.get());
-            },
+            "_as_parameter_", &model_pointer,
             "The llama_model pointer as an int, for ctypes: llama_cpp.llama_cpp functions take the "
             "model itself (ValueError once it is closed).")
+        .def_property_readonly("model", &model_pointer,
+                               "The llama_model pointer as an int (llama-cpp-python's Llama._model.model).")
+        .def_property_readonly(
+            "vocab", [](const Model &s) { model_pointer(s); return reinterpret_cast<std::uintptr_t>(s.vocab()); },
+            "The llama_vocab pointer as an int (llama-cpp-python's Llama._model.vocab).")
         .def("close", &Model::close, "Release the model (freed once no context uses it).")
         .def_property_readonly("n_vocab", [](const Model &s) { return llama_vocab_n_tokens(s.vocab()); })
         .def_property_readonly("n_ctx_train", [](const Model &s) { return llama_model_n_ctx_train(s.get()); })
@@ -310,7 +334,9 @@ void register_model(py::module_ &m) {
              },
              py::arg("token"), py::arg("special") = false, "The bytes of one token.")
         .def("detokenize", &detokenize, py::arg("tokens"), py::arg("remove_special") = false,
-             py::arg("unparse_special") = false, "The bytes the tokens stand for.")
+             py::arg("unparse_special") = false, "The bytes the tokens stand for (llama_detokenize).")
+        .def("pieces", &pieces, py::arg("tokens"), py::arg("special") = false,
+             "The tokens' pieces joined, no space removed (special: render control tokens).")
         .def("is_eog", [](const Model &s, llama_token token) { return llama_vocab_is_eog(s.vocab(), token); },
              py::arg("token"), "Whether `token` ends generation (EOS, EOT, ...).")
         .def("__repr__", [](const Model &s) {

@@ -5,6 +5,7 @@ starts passing fails this check too, so the list stays true."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -14,14 +15,28 @@ from pathlib import Path
 import pytest
 from conftest import REPO, load_script
 
-# Their test files this package runs, and why the others are not run.
-RUN = ["test_llama_chat_format.py", "test_llama_grammar.py", "test_llama_speculative.py"]
+# Their tests this package runs (files, or single tests of a file), and why the others
+# are not run.
+RUN = [
+    "test_llama_chat_format.py",
+    "test_llama_grammar.py",
+    "test_llama_speculative.py",
+    "test_llama.py::test_llama_cpp_version",
+    "test_llama.py::test_llama_cpp_tokenization",
+]
 NOT_RUN = {
-    "test_llama.py": "imports llama_cpp._internals (llama-cpp-python's private ctypes "
-    "classes) and scipy at module level, and every test but two downloads a model from "
-    "the Hugging Face Hub",
+    "test_llama.py (its other tests)": "each downloads a model from the Hugging Face Hub "
+    "(Qwen3.5-0.8B, stories15M, bge-small, mamba-130m, Falcon-H1-Tiny); the machines that "
+    "test this package reach package indexes only",
 }
 EXPECTED_FAILURES = {
+    "test_llama.py::test_llama_cpp_tokenization": (
+        "asserts that a vocab_only Llama holds a llama.cpp context (llama._ctx.ctx); ours "
+        "makes none for a vocabulary alone: llama.cpp would allocate a KV cache for a model "
+        "without weights (256 MiB for this 7B vocabulary at n_ctx=512), and a decode on it "
+        "stops the process. Every other assertion of that test holds here "
+        "(tests/test_tokenizer.py checks the same tokens and texts)"
+    ),
     "test_llama_chat_format.py::test_hf_tokenizer_config_str_to_chat_formatter": (
         "llama-cpp-python renders a tokenizer_config template with an empty assistant "
         "message appended, so Mistral's template ends the prompt with </s> (end of text); "
@@ -53,13 +68,15 @@ def their_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_llama_cpp_pythons_offline_tests_pass(their_tests: Path) -> None:
     present = sorted(p.name for p in their_tests.glob("test_*.py"))
-    assert set(present) == set(RUN) | set(NOT_RUN), f"their test files changed: {present}"
+    files = {name.split("::")[0] for name in RUN}
+    assert set(present) == files, f"their test files changed: {present}"
     report = their_tests / "report.xml"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "-c", str(their_tests / "pytest.ini"), "--rootdir", str(their_tests),
          f"--junitxml={report}", *(str(their_tests / name) for name in RUN)],
         cwd=REPO,  # their tokenizer tests read ./vendor/llama.cpp/models/
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},  # nothing they run may download
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     outcomes: dict[str, str] = {}

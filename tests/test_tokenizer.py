@@ -22,7 +22,9 @@ def read_cases(tree: Path, vocab: str) -> list[tuple[str, list[int]]]:
     if outputs and outputs[-1] == "":
         outputs.pop()
     assert len(inputs) == len(outputs), f"{vocab}: {len(inputs)} inputs, {len(outputs)} outputs"
-    return [(text, [int(t) for t in line.split()]) for text, line in zip(inputs, outputs)]
+    return [
+        (text, [int(t) for t in line.split()]) for text, line in zip(inputs, outputs, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("vocab", VOCABS)
@@ -76,3 +78,26 @@ def test_vocab_only_model_has_no_weights(llama_cpp_tree: Path) -> None:
     )
     assert model.n_vocab == 128256
     assert model.tokenize("Hello", add_special=True)[0] == model.token_bos
+
+
+def test_llama_tokenize_and_detokenize_as_llama_cpp_python_does(llama_cpp_tree: Path) -> None:
+    # llama-cpp-python's rules (its tests/test_llama.py): BOS added unless add_bos=False,
+    # control text parsed only with special=True, pieces joined with their spaces kept
+    # except the one after a leading BOS, so text detokenized token by token joins up
+    from llama_cpp import Llama
+
+    llama = Llama(str(llama_cpp_tree / "models" / "ggml-vocab-llama-spm.gguf"), vocab_only=True,
+                  verbose=False)  # fmt: skip
+    bos, eos = llama.token_bos(), llama.token_eos()
+    tokens = llama.tokenize(b"Hello World")
+    assert tokens == [bos, 15043, 2787]
+    assert llama.detokenize(tokens) == b"Hello World"
+    assert llama.tokenize(b"Hello World", add_bos=False) == [15043, 2787]
+    assert llama.detokenize([15043, 2787]) == b" Hello World"
+    assert b"".join(llama.detokenize([t]) for t in tokens[1:]) == b" Hello World"
+    assert llama.detokenize([2787], prev_tokens=tokens[:2]) == b" World"
+    assert llama.tokenize(b"Hello World</s>") == [bos, 15043, 2787, 829, 29879, 29958]
+    assert llama.tokenize(b"Hello World</s>", special=True) == [bos, 15043, 2787, eos]
+    assert llama.tokenize(b"", add_bos=True, special=True) == [bos]
+    assert llama.detokenize([bos]) == b""
+    assert llama.detokenize([bos, 15043], special=True) == b"<s> Hello"

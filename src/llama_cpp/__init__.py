@@ -51,6 +51,7 @@ _NEEDS_CORE = {
 }
 # llama-cpp-python's submodules, reachable as attributes (``llama_cpp.llama_types``).
 _SUBMODULES = {
+    "_internals",
     "llama",
     "llama_cache",
     "llama_chat_format",

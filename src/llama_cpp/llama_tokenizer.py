@@ -46,13 +46,15 @@ class LlamaTokenizer(BaseLlamaTokenizer):
         self, tokens: Sequence[int], prev_tokens: Sequence[int] | None = None,
         special: bool = False,
     ) -> bytes:  # fmt: skip
-        if prev_tokens:
-            context = list(prev_tokens)
-            whole = self._model.detokenize(context + list(tokens), False, special)
-            before = self._model.detokenize(context, False, special)
-            if whole.startswith(before):
-                return whole[len(before) :]
-        return self._model.detokenize(list(tokens), False, special)
+        """The tokens' pieces joined, as llama-cpp-python gives them: a piece's leading
+        space stays (so text detokenized token by token joins up right), except after a
+        BOS token that starts the text (SentencePiece models put a space before the first
+        word). ``prev_tokens`` only says the text continues: no space is dropped then."""
+        tokens = list(tokens)
+        text = self._model.pieces(tokens, special)
+        if not prev_tokens and tokens and tokens[0] == self._model.token_bos:
+            return text[1:] if text[:1] == b" " else text
+        return text
 
     def encode(self, text: str, add_bos: bool = True, special: bool = True) -> list[int]:
         """Token ids of a ``str``."""
