@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -24,7 +25,7 @@ import shutil
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import scikit_build_core.build as _skbuild
 from scikit_build_core.build import build_sdist, get_requires_for_build_sdist
@@ -47,13 +48,15 @@ _ROOT = Path(__file__).resolve().parent.parent
 _TRUE = re.compile(r"^(1|on|yes|true|y|[1-9][0-9]*)$", re.IGNORECASE)
 _TOOLKIT_DEFINE = "LLAMA_PYBIND_CUDA_TOOLKIT"
 
-Settings = Optional[dict[str, Any]]  # (evaluated at run time: Python 3.9 syntax)
+Settings = dict[str, Any] | None
 
 
 def cuda_flag_names() -> set[str]:
-    """GGML_CUDA and the legacy names cmake/LegacyFlags.cmake turns into it."""
-    text = (_ROOT / "cmake" / "LegacyFlags.cmake").read_text(encoding="utf-8")
-    return {"GGML_CUDA", *re.findall(r"^\s*(LLAMA_\w+)=GGML_CUDA\s*$", text, re.MULTILINE)}
+    """GGML_CUDA and the legacy names the build turns into it (src/llama_cpp/flag_table.json,
+    the table cmake/LegacyFlags.cmake reads)."""
+    table_file = _ROOT / "src" / "llama_cpp" / "flag_table.json"
+    renames = json.loads(table_file.read_text(encoding="utf-8"))["legacy_renames"]
+    return {"GGML_CUDA", *(row["legacy"] for row in renames if row["modern"] == "GGML_CUDA")}
 
 
 def cmake_defines(config_settings: Settings, environ: dict[str, str]) -> dict[str, str]:

@@ -8,13 +8,10 @@
 
 include_guard(GLOBAL)
 
-# ggml registry names of the backends each GGML_* option compiles in.
-set(LLAMA_PYBIND_BACKEND_OPTIONS
-    GGML_CPU=CPU GGML_BLAS=BLAS GGML_CUDA=CUDA GGML_HIP=ROCm GGML_MUSA=MUSA
-    GGML_METAL=Metal GGML_VULKAN=Vulkan GGML_SYCL=SYCL GGML_OPENCL=OpenCL GGML_RPC=RPC
-    GGML_CANN=CANN GGML_WEBGPU=WebGPU GGML_ZDNN=zDNN GGML_OPENVINO=OpenVINO
-    GGML_HEXAGON=HTP GGML_ZENDNN=ZenDNN
-)
+# The backend each GGML_* option compiles in, by the name ggml's registry gives it
+# (Metal's registry says MTL): the backend_options rows of src/llama_cpp/flag_table.json,
+# which `llama-cpp doctor` reads too.
+include("${CMAKE_CURRENT_LIST_DIR}/FlagTable.cmake")
 
 # Compiler-defined macro -> ggml's name for the CPU feature (the names
 # ggml_backend_cpu_get_features() reports at run time).
@@ -102,10 +99,10 @@ function(llama_pybind_write_build_info)
     cmake_parse_arguments(ARG "" "OUTPUT;MODE;LLAMA_CPP_DIR;LLAMA_CPP_COMMIT;LLAMA_CPP_SOURCE;CPU_TARGET" "" ${ARGN})
 
     set(backends "")
-    foreach(pair IN LISTS LLAMA_PYBIND_BACKEND_OPTIONS)
-        string(REPLACE "=" ";" pair "${pair}")
-        list(GET pair 0 option)
-        list(GET pair 1 name)
+    llama_pybind_flag_table_rows(backend_options rows)
+    foreach(i IN LISTS rows)
+        llama_pybind_flag_table(option backend_options ${i} option)
+        llama_pybind_flag_table(name backend_options ${i} backend)
         if(${option})
             list(APPEND backends ${name})
         endif()

@@ -10,67 +10,9 @@
 
 include_guard(GLOBAL)
 
-# legacy name -> modern name, for flags whose value carries over as is
-set(LLAMA_PYBIND_LEGACY_RENAMES
-    LLAMA_CUBLAS=GGML_CUDA
-    LLAMA_CUDA=GGML_CUDA
-    LLAMA_METAL=GGML_METAL
-    LLAMA_METAL_EMBED_LIBRARY=GGML_METAL_EMBED_LIBRARY
-    LLAMA_BLAS=GGML_BLAS
-    LLAMA_BLAS_VENDOR=GGML_BLAS_VENDOR
-    LLAMA_HIPBLAS=GGML_HIP
-    GGML_HIPBLAS=GGML_HIP
-    LLAMA_HIP_UMA=GGML_HIP_UMA
-    LLAMA_VULKAN=GGML_VULKAN
-    LLAMA_KOMPUTE=GGML_VULKAN
-    GGML_KOMPUTE=GGML_VULKAN
-    LLAMA_CLBLAST=GGML_VULKAN
-    LLAMA_NATIVE=GGML_NATIVE
-    LLAMA_AVX=GGML_AVX
-    LLAMA_AVX2=GGML_AVX2
-    LLAMA_AVX_VNNI=GGML_AVX_VNNI
-    LLAMA_AVX512=GGML_AVX512
-    LLAMA_AVX512_VBMI=GGML_AVX512_VBMI
-    LLAMA_AVX512_VNNI=GGML_AVX512_VNNI
-    LLAMA_AVX512_BF16=GGML_AVX512_BF16
-    LLAMA_FMA=GGML_FMA
-    LLAMA_F16C=GGML_F16C
-    LLAMA_LLAMAFILE=GGML_LLAMAFILE
-    LLAMA_OPENMP=GGML_OPENMP
-    LLAMA_LTO=GGML_LTO
-    LLAMA_CCACHE=GGML_CCACHE
-    LLAMA_CUDA_FORCE_MMQ=GGML_CUDA_FORCE_MMQ
-    LLAMA_CUDA_FORCE_CUBLAS=GGML_CUDA_FORCE_CUBLAS
-    LLAMA_CUDA_NO_PEER_COPY=GGML_CUDA_NO_PEER_COPY
-    LLAMA_CUDA_NO_VMM=GGML_CUDA_NO_VMM
-    LLAMA_CUDA_FA_ALL_QUANTS=GGML_CUDA_FA_ALL_QUANTS
-    LLAMA_CUDA_GRAPHS=GGML_CUDA_GRAPHS
-    LLAMA_RPC=GGML_RPC
-    LLAMA_SYCL=GGML_SYCL
-    LLAMA_SYCL_F16=GGML_SYCL_F16
-    LLAMA_SYCL_TARGET=GGML_SYCL_TARGET
-    LLAMA_CANN=GGML_CANN
-    LLAMA_MUSA=GGML_MUSA
-    LLAMA_OPENCL=GGML_OPENCL
-)
-
-# Flags with no modern equivalent: accepted and dropped, with the reason.
-set(LLAMA_PYBIND_LEGACY_DROPPED
-    "LLAMA_CURL=this package never downloads models from C++ (use Llama.from_pretrained)"
-    "LLAMA_BUILD_INFO=build information is always recorded (llama_cpp.build_info())"
-)
-
-# Today's llama.cpp options (and ours): not legacy, never an error.
-set(LLAMA_PYBIND_CURRENT_LLAMA_FLAGS
-    LLAMA_BUILD_COMMON LLAMA_BUILD_TESTS LLAMA_BUILD_TOOLS LLAMA_BUILD_EXAMPLES
-    LLAMA_BUILD_SERVER LLAMA_BUILD_APP LLAMA_BUILD_UI LLAMA_BUILD_MTMD LLAMA_BUILD_IS_DEV
-    LLAMA_BUILD_NUMBER LLAMA_BUILD_COMMIT LLAMA_USE_PREBUILT_UI LLAMA_TOOLS_INSTALL
-    LLAMA_TESTS_INSTALL LLAMA_OPENSSL LLAMA_SUBPROCESS LLAMA_LLGUIDANCE
-    LLAMA_USE_SYSTEM_GGML LLAMA_ALL_WARNINGS LLAMA_ALL_WARNINGS_3RD_PARTY
-    LLAMA_FATAL_WARNINGS LLAMA_SANITIZE_THREAD LLAMA_SANITIZE_ADDRESS
-    LLAMA_SANITIZE_UNDEFINED LLAMA_WASM_MEM64 LLAMA_WASM_SINGLE_FILE LLAMA_BUILD_HTML
-    LLAMA_STANDALONE
-)
+# The rows (legacy renames, dropped legacy flags, today's LLAMA_* options) live in
+# src/llama_cpp/flag_table.json, which `llama-cpp doctor` reads too.
+include("${CMAKE_CURRENT_LIST_DIR}/FlagTable.cmake")
 
 set(LLAMA_PYBIND_TRANSLATED "" CACHE INTERNAL "legacy flags translated at the last configure")
 
@@ -82,14 +24,27 @@ function(_llama_pybind_bool_value value out)
     endif()
 endfunction()
 
-# Set MODERN from the legacy LEGACY=VALUE and print the notice line.
-# An optional fourth argument is the value the user wrote, when it differs
-# from the value the modern flag gets (LLAMA_OPENBLAS=on -> vendor OpenBLAS).
-function(_llama_pybind_apply_legacy legacy modern value)
-    set(written "${value}")
-    if(ARGC GREATER 3)
-        set(written "${ARGV3}")
+# Set MODERN from the legacy LEGACY=VALUE and print the notice line, NOTE appended.
+# WRITTEN is the value the user wrote, when it differs from the value the modern flag
+# gets (LLAMA_OPENBLAS=on -> vendor OpenBLAS).
+# The flags row `index` of legacy_renames implies when its legacy flag is on, as a list
+# of OPTION=VALUE (its "when_on": LLAMA_OPENBLAS=ON means GGML_BLAS_VENDOR=OpenBLAS too).
+function(_llama_pybind_when_on index out)
+    set(pairs "")
+    llama_pybind_flag_table(when_on legacy_renames ${index} when_on)
+    if(NOT when_on STREQUAL "")
+        string(JSON count LENGTH "${when_on}")
+        math(EXPR last "${count} - 1")
+        foreach(j RANGE ${last})
+            string(JSON option MEMBER "${when_on}" ${j})
+            string(JSON forced GET "${when_on}" ${option})
+            list(APPEND pairs "${option}=${forced}")
+        endforeach()
     endif()
+    set(${out} "${pairs}" PARENT_SCOPE)
+endfunction()
+
+function(_llama_pybind_apply_legacy legacy modern value written note)
     if(modern MATCHES "_VENDOR$|_TARGET$")
         set(new_value "${value}")
         set(type STRING)
@@ -98,12 +53,8 @@ function(_llama_pybind_apply_legacy legacy modern value)
         set(type BOOL)
     endif()
     set(extra "")
-    if(legacy STREQUAL "LLAMA_CLBLAST")
-        string(CONCAT extra " CLBlast was removed from llama.cpp in June 2024, superseded by "
-                            "Vulkan, which runs on the same GPUs; for Adreno or Intel GPUs use "
-                            "-DGGML_OPENCL=ON instead.")
-    elseif(legacy MATCHES "KOMPUTE")
-        set(extra " Kompute was removed from llama.cpp in 2025; Vulkan replaces it.")
+    if(NOT note STREQUAL "")
+        set(extra " ${note}")
     endif()
     # An explicit modern flag given together with the legacy one wins.
     get_property(modern_help CACHE ${modern} PROPERTY HELPSTRING)
@@ -133,32 +84,31 @@ function(llama_pybind_translate_legacy_flags)
                        "always builds llama.cpp from source with CMake.")
     endif()
 
-    foreach(pair IN LISTS LLAMA_PYBIND_LEGACY_RENAMES)
-        string(REPLACE "=" ";" pair "${pair}")
-        list(GET pair 0 legacy)
-        list(GET pair 1 modern)
+    llama_pybind_flag_table_rows(legacy_renames rows)
+    foreach(i IN LISTS rows)
+        llama_pybind_flag_table(legacy legacy_renames ${i} legacy)
+        llama_pybind_flag_table(modern legacy_renames ${i} modern)
+        llama_pybind_flag_table(note legacy_renames ${i} note)
         if(DEFINED CACHE{${legacy}} OR DEFINED ${legacy})
-            _llama_pybind_apply_legacy(${legacy} ${modern} "${${legacy}}")
+            set(value "${${legacy}}")
+            _llama_pybind_apply_legacy(${legacy} ${modern} "${value}" "${value}" "${note}")
+            # further flags a true value implies (LLAMA_OPENBLAS=ON meant "BLAS, from OpenBLAS")
+            if(value)
+                _llama_pybind_when_on(${i} implied)
+                foreach(pair IN LISTS implied)
+                    string(REGEX MATCH "^([^=]+)=(.*)$" _ "${pair}")
+                    _llama_pybind_apply_legacy(${legacy} ${CMAKE_MATCH_1} "${CMAKE_MATCH_2}" "${value}" "")
+                endforeach()
+            endif()
             unset(${legacy} CACHE)
             unset(${legacy} PARENT_SCOPE)
         endif()
     endforeach()
 
-    # LLAMA_OPENBLAS=ON meant "BLAS, from OpenBLAS".
-    if(DEFINED CACHE{LLAMA_OPENBLAS} OR DEFINED LLAMA_OPENBLAS)
-        _llama_pybind_apply_legacy(LLAMA_OPENBLAS GGML_BLAS "${LLAMA_OPENBLAS}")
-        if(LLAMA_OPENBLAS)
-            _llama_pybind_apply_legacy(LLAMA_OPENBLAS GGML_BLAS_VENDOR OpenBLAS "${LLAMA_OPENBLAS}")
-        endif()
-        unset(LLAMA_OPENBLAS CACHE)
-        unset(LLAMA_OPENBLAS PARENT_SCOPE)
-    endif()
-
-    foreach(entry IN LISTS LLAMA_PYBIND_LEGACY_DROPPED)
-        string(FIND "${entry}" "=" eq)
-        string(SUBSTRING "${entry}" 0 ${eq} legacy)
-        math(EXPR eq "${eq} + 1")
-        string(SUBSTRING "${entry}" ${eq} -1 reason)
+    llama_pybind_flag_table_rows(legacy_dropped rows)
+    foreach(i IN LISTS rows)
+        llama_pybind_flag_table(legacy legacy_dropped ${i} legacy)
+        llama_pybind_flag_table(reason legacy_dropped ${i} reason)
         if(DEFINED CACHE{${legacy}} OR DEFINED ${legacy})
             message(NOTICE "llama-cpp-pybind: -D${legacy}=${${legacy}} is ignored: ${reason}.")
             unset(${legacy} CACHE)
@@ -168,13 +118,19 @@ function(llama_pybind_translate_legacy_flags)
 
     # Any other LLAMA_* given on the command line is a typo or a flag that no
     # longer exists: stop, and list what is understood.
+    set(current_flags "")
+    llama_pybind_flag_table_rows(current_llama_flags rows)
+    foreach(i IN LISTS rows)
+        llama_pybind_flag_table(flag current_llama_flags ${i})
+        list(APPEND current_flags ${flag})
+    endforeach()
     get_cmake_property(cache_vars CACHE_VARIABLES)
     set(unknown "")
     foreach(var IN LISTS cache_vars)
         if(NOT var MATCHES "^LLAMA_" OR var MATCHES "^LLAMA_PYBIND_")
             continue()
         endif()
-        if(var IN_LIST LLAMA_PYBIND_CURRENT_LLAMA_FLAGS)
+        if(var IN_LIST current_flags)
             continue()
         endif()
         get_property(help CACHE ${var} PROPERTY HELPSTRING)
@@ -184,11 +140,16 @@ function(llama_pybind_translate_legacy_flags)
     endforeach()
     if(unknown)
         set(known "")
-        foreach(pair IN LISTS LLAMA_PYBIND_LEGACY_RENAMES)
-            string(REPLACE "=" " -> " pair "${pair}")
-            string(APPEND known "\n    ${pair}")
+        llama_pybind_flag_table_rows(legacy_renames rows)
+        foreach(i IN LISTS rows)
+            llama_pybind_flag_table(legacy legacy_renames ${i} legacy)
+            llama_pybind_flag_table(modern legacy_renames ${i} modern)
+            string(APPEND known "\n    ${legacy} -> ${modern}")
+            _llama_pybind_when_on(${i} implied)
+            foreach(pair IN LISTS implied)
+                string(APPEND known " + ${pair}")
+            endforeach()
         endforeach()
-        string(APPEND known "\n    LLAMA_OPENBLAS -> GGML_BLAS + GGML_BLAS_VENDOR=OpenBLAS")
         list(JOIN unknown ", " unknown_text)
         foreach(var IN LISTS unknown)
             unset(${var} CACHE)

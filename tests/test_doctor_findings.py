@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from llama_cpp.doctor import diagnose
 from llama_cpp.doctor._finding import Finding
 from llama_cpp.doctor._flags import (
-    BACKEND_OF_OPTION,
-    LEGACY_RENAMES,
     modernise,
     parse_cmake_args,
 )
@@ -28,7 +25,6 @@ from llama_cpp.doctor._system import ARM_FEATURES, X86_FEATURES
 from llama_cpp.doctor._toolchain import parse_vswhere
 from llama_cpp.doctor._vulkan import parse_vulkaninfo
 
-REPO = Path(__file__).resolve().parents[1]
 MACHINES = sorted((Path(__file__).parent / "doctor_machines").glob("*.json"))
 
 
@@ -193,16 +189,6 @@ def test_child_deaths_are_classified(returncode: int, failure: str) -> None:
     assert classify_child(returncode, "", "boom")["failure"] == failure
 
 
-def test_legacy_table_matches_the_build() -> None:
-    """The doctor's legacy-flag table agrees with cmake/LegacyFlags.cmake."""
-    cmake = (REPO / "cmake" / "LegacyFlags.cmake").read_text()
-    block = re.search(r"set\(LLAMA_PYBIND_LEGACY_RENAMES\n(.*?)\n\)", cmake, re.S)
-    assert block is not None
-    build_table = dict(line.strip().split("=") for line in block.group(1).splitlines())
-    for legacy, modern in LEGACY_RENAMES.items():
-        assert build_table[legacy] == modern
-
-
 def test_cmake_args_parsing() -> None:
     defines = parse_cmake_args(
         '-DLLAMA_CUBLAS=on -DGGML_BLAS:BOOL=ON "-DGGML_CUDA_ARCHITECTURES=86;89"'
@@ -233,13 +219,3 @@ def test_a_model_run_that_kills_the_child_keeps_the_facts_and_fails_the_model() 
     findings = {f.check: f for f in diagnose({"runtime": runtime, "system": {"os": "Linux"}})}
     assert findings["model"].severity == "fail"
     assert findings["compiled-module"].severity == "ok"
-
-
-def test_backend_names_match_the_build_info() -> None:
-    """The doctor's option -> backend table agrees with cmake/BuildInfo.cmake's."""
-    cmake = (REPO / "cmake" / "BuildInfo.cmake").read_text()
-    block = re.search(r"set\(LLAMA_PYBIND_BACKEND_OPTIONS\n(.*?)\n\)", cmake, re.S)
-    assert block is not None
-    build_table = dict(pair.split("=") for pair in block.group(1).split())
-    for option, backend in BACKEND_OF_OPTION.items():
-        assert build_table[option] == backend

@@ -6,6 +6,8 @@ completion calls, behaving as that code expects on the real model."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +232,45 @@ def test_prompt_lookup_candidates(ids: list[int], n: int, k: int, expected: list
     found = LlamaPromptLookupDecoding.find_candidate_pred_tokens(np.array(ids), n, k)
     assert found.tolist() == expected
     assert LlamaPromptLookupDecoding(n, k)(np.array(ids, dtype=np.intc)).tolist() == expected
+
+
+def test_options_llama_cpp_removed_warn_only_when_set(llm: Llama) -> None:
+    # their no-op values say nothing (filterwarnings=error would fail the call)
+    llm("Hi", max_tokens=2, tfs_z=1.0)
+    with pytest.warns(UserWarning, match="tail-free sampling"):
+        llm("Hi", max_tokens=2, tfs_z=0.95)
+    with pytest.warns(UserWarning, match="tail-free sampling"):
+        llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=2, tfs_z=0.9)
+    tokens = llm.tokenize(b"Hello")
+    llm.eval(tokens)
+    with pytest.warns(UserWarning, match="newline token"):
+        llm.sample(penalize_nl=False)
+    with pytest.warns(UserWarning, match="newline token"):
+        next(iter(llm.generate(tokens, penalize_nl=False)))
+
+
+def test_lora_base_warns_and_numa_is_checked(model_path: Path) -> None:
+    with pytest.warns(UserWarning, match="lora_base is ignored"):
+        Llama(str(model_path), lora_base="base.gguf", n_ctx=64, verbose=False).close()
+    with pytest.raises(ValueError, match="GGML_NUMA_STRATEGY_"):
+        Llama(str(model_path), numa=9, verbose=False)
+
+
+def test_numa_initialises_llama_cpp_once_per_process(model_path: Path) -> None:
+    # in a child: llama_numa_init sets thread placement for the whole process
+    code = (
+        "import sys, llama_cpp\n"
+        "llm = llama_cpp.Llama(sys.argv[1], numa=True, n_ctx=64, verbose=False)\n"
+        "out = llm('The capital of France is', max_tokens=3, temperature=0)\n"
+        "print(out['choices'][0]['text'])\n"
+        "llama_cpp.Llama(sys.argv[1], numa=1, n_ctx=64, verbose=False)\n"  # the same: fine
+        "try:\n"
+        "    llama_cpp.Llama(sys.argv[1], numa=2, n_ctx=64, verbose=False)\n"
+        "except ValueError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Paris" in done.stdout
+    assert "refused: numa=2: this process already set NUMA strategy 1" in done.stdout

@@ -93,7 +93,9 @@ def test_logprobs_are_log_probabilities(llm: Llama) -> None:
     assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == 8
     assert "".join(lp["tokens"]) == out["choices"][0]["text"]
     assert lp["text_offset"][0] == 0
-    for token, value, top in zip(lp["tokens"], lp["token_logprobs"], lp["top_logprobs"]):
+    for token, value, top in zip(
+        lp["tokens"], lp["token_logprobs"], lp["top_logprobs"], strict=True
+    ):
         assert value <= 0.0
         assert token in top
         # greedy picks the most likely token: its logprob is the best of the top list

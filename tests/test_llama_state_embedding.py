@@ -17,7 +17,7 @@ def llm(model_path: Path) -> Llama:
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
@@ -121,9 +121,11 @@ def test_many_inputs_embed_together_as_they_do_alone(model_path: Path, mode: str
         together = llama.embed(TEXTS)
         alone = [llama.embed(text) for text in TEXTS]
         assert len(together) == len(TEXTS) > EMBED_SEQUENCES
-        for a, b in zip(together, alone):
+        for a, b in zip(together, alone, strict=True):
             if mode == "tokens":
-                assert len(a) == len(b) and all(cosine(x, y) > 0.995 for x, y in zip(a, b))
+                assert len(a) == len(b) and all(
+                    cosine(x, y) > 0.995 for x, y in zip(a, b, strict=True)
+                )
             else:
                 assert cosine(a, b) > 0.999
     finally:

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _tools
 from llama_cpp._completion import ChunkMaker, ChunkStream, Entries
-from llama_cpp._sampling import SamplingParams, normalize_logit_bias, normalize_stop
+from llama_cpp._sampling import (
+    SamplingParams,
+    normalize_logit_bias,
+    normalize_stop,
+    warn_removed_options,
+)
 from llama_cpp.llama_chat_format import check_messages, make_formatter
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
@@ -97,6 +102,7 @@ def create_chat_completion(
         raise TypeError(
             f"create_chat_completion() got unexpected keyword argument(s) {sorted(unknown)}"
         )
+    warn_removed_options(tfs_z=tfs_z)
     if llama.chat_handler is not None:
         return llama.chat_handler(
             llama=llama,

@@ -8,8 +8,9 @@ stop strings and stopping criteria to the call's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from llama_cpp._sampling import StoppingCriteriaList, normalize_stop
 

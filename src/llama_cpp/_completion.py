@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Optional, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from llama_cpp import _core
 from llama_cpp.llama_types import CompletionLogprobs, CreateCompletionResponse
 
 Entries = list[tuple[int, float, list[tuple[int, float]]]]
-Chunk = tuple[bytes, list[int], Optional[Entries]]
+Chunk = tuple[bytes, list[int], Entries | None]
 T = TypeVar("T")
 
 

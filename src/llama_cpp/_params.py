@@ -9,6 +9,9 @@ from typing import Any
 
 from llama_cpp import _core
 from llama_cpp._constants import (
+    GGML_NUMA_STRATEGY_COUNT,
+    GGML_NUMA_STRATEGY_DISABLED,
+    GGML_NUMA_STRATEGY_DISTRIBUTE,
     GGML_TYPE_F32,
     LLAMA_FLASH_ATTN_TYPE_AUTO,
     LLAMA_FLASH_ATTN_TYPE_DISABLED,
@@ -55,6 +58,38 @@ def _threads(name: str, value: int | None) -> int:
     if value is None or value == -1:
         return 0
     return _int(name, value, 1, " (or None / -1 for one per hardware thread)")
+
+
+_numa_strategy: int | None = None  # what llama_numa_init was given in this process
+
+
+def init_numa(numa: bool | int) -> None:
+    """llama-cpp-python's ``numa``: False/0 nothing; True (distribute) or a
+    ``GGML_NUMA_STRATEGY_*`` value runs ``llama_numa_init`` once per process (llama.cpp
+    sets its NUMA placement once; a later, different strategy is an error)."""
+    global _numa_strategy
+    if isinstance(numa, bool):
+        strategy = GGML_NUMA_STRATEGY_DISTRIBUTE if numa else GGML_NUMA_STRATEGY_DISABLED
+    elif isinstance(numa, int) and GGML_NUMA_STRATEGY_DISABLED <= numa < GGML_NUMA_STRATEGY_COUNT:
+        strategy = numa
+    else:
+        raise ValueError(
+            "numa must be True, False or a GGML_NUMA_STRATEGY_* value "
+            f"(0..{GGML_NUMA_STRATEGY_COUNT - 1}: disabled, distribute, isolate, numactl, "
+            f"mirror), got {numa!r}"
+        )
+    if strategy == GGML_NUMA_STRATEGY_DISABLED:
+        return
+    if _numa_strategy is None:
+        from llama_cpp import llama_cpp as low_level
+
+        low_level.llama_numa_init(strategy)
+        _numa_strategy = strategy
+    elif _numa_strategy != strategy:
+        raise ValueError(
+            f"numa={numa!r}: this process already set NUMA strategy {_numa_strategy}; "
+            "llama.cpp sets it once per process"
+        )
 
 
 def check_unknown_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

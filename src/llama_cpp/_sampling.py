@@ -5,9 +5,10 @@ settings pick from the same distribution)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _core
 from llama_cpp._constants import LLAMA_DEFAULT_SEED
@@ -59,6 +60,23 @@ class MinTokensLogitsProcessor:
         if len(input_ids) - self.prompt_tokens < self.min_tokens:
             scores[self.token_eos] = -math.inf
         return scores
+
+
+def warn_removed_options(tfs_z: float = 1.0, penalize_nl: bool = True) -> None:
+    """llama-cpp-python's sampling options llama.cpp no longer has: a warning when one is
+    set to anything but its no-op value (the defaults say nothing)."""
+    if tfs_z != 1.0:
+        warnings.warn(
+            f"tfs_z={tfs_z} is ignored: llama.cpp removed tail-free sampling in October "
+            "2024 (its pull request 10071); min_p or top_p trim the tail instead",
+            stacklevel=3,
+        )
+    if not penalize_nl:
+        warnings.warn(
+            "penalize_nl=False is ignored: llama.cpp's repeat penalties no longer exempt "
+            "the newline token (the option went in December 2024, pull request 10803)",
+            stacklevel=3,
+        )
 
 
 def _number(name: str, value: Any) -> float:

@@ -29,6 +29,7 @@ from llama_cpp._sampling import (
     normalize_logit_bias,
     normalize_seed,
     normalize_stop,
+    warn_removed_options,
 )
 from llama_cpp._timings import print_timings, verbose_log
 from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
@@ -130,7 +131,15 @@ class Llama:
         self._seed = self.seed
         self.last_n_tokens_size = _params._int("last_n_tokens_size", last_n_tokens_size, 0)
         self.lora_base, self.lora_path, self.lora_scale = lora_base, lora_path, lora_scale
+        if lora_base is not None:
+            warnings.warn(
+                "lora_base is ignored: llama.cpp applies a LoRA adapter to the loaded model "
+                "itself (load the model the adapter was trained on, or a higher-precision "
+                "copy of it)",
+                stacklevel=2,
+            )
         self.numa = numa
+        _params.init_numa(numa)
         self.chat_format = chat_format
         # a chat_format registered by name (register_chat_format, register_chat_completion_handler)
         # runs its handler; other names are formatted at the first chat (unknown ones refused)
@@ -287,10 +296,9 @@ class Llama:
     def detokenize(
         self, tokens: Sequence[int], prev_tokens: Sequence[int] | None = None, special: bool = False
     ) -> bytes:
-        """The bytes ``tokens`` stand for."""
-        if self._custom_tokenizer is not None:
-            return self._custom_tokenizer.detokenize(list(tokens), prev_tokens, special)
-        return self._model.detokenize(list(tokens), False, special)
+        """The bytes ``tokens`` stand for, by the Llama's tokenizer (see
+        :meth:`llama_cpp.llama_tokenizer.LlamaTokenizer.detokenize`)."""
+        return self.tokenizer_.detokenize(list(tokens), prev_tokens, special)
 
     # ---- low-level loop ------------------------------------------------------------
     def reset(self) -> None:
@@ -378,6 +386,8 @@ class Llama:
         tokens. Each call builds a fresh sampler: mirostat keeps no state between calls."""
         import numpy as np
 
+        warn_removed_options(tfs_z=tfs_z, penalize_nl=penalize_nl)
+
         chain = self._sampler_chain(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
             repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
@@ -453,6 +463,8 @@ class Llama:
         """Yield sampled tokens one by one (EOS included) after decoding ``tokens``."""
         import numpy as np
 
+        warn_removed_options(tfs_z=tfs_z, penalize_nl=penalize_nl)
+
         chain = self._sampler_chain(
             top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
             repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
@@ -509,6 +521,7 @@ class Llama:
     ) -> CreateCompletionResponse | Iterator[CreateCompletionResponse]:
         """Complete ``prompt`` (text or token ids). ``max_tokens`` None or <= 0 generates
         until the context is full; ``stream=True`` returns an iterator of chunks."""
+        warn_removed_options(tfs_z=tfs_z)
         sampling = SamplingParams(
             temperature=temperature,
             top_k=top_k,

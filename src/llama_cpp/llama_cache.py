@@ -30,7 +30,7 @@ Key = tuple[int, ...]
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading tokens two token sequences share."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # the shorter one ends the common prefix
         if x != y:
             break
         n += 1

@@ -13,9 +13,8 @@ import difflib
 import os
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
 
 from llama_cpp._cli.options import CliError, check_model_file
 
