@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 from llama_cpp import _core
-from llama_cpp.llama_types import CompletionLogprobs, CreateCompletionResponse
+from llama_cpp.llama_types import CompletionLogprobs, CompletionUsage, CreateCompletionResponse
 
 Entries = list[tuple[int, float, list[tuple[int, float]]]]
 Chunk = tuple[bytes, list[int], Entries | None]
 T = TypeVar("T")
+
+
+def _empty_logprobs() -> CompletionLogprobs:
+    return {"tokens": [], "text_offset": [], "token_logprobs": [], "top_logprobs": []}
 
 
 @dataclass
@@ -22,14 +26,7 @@ class LogprobsBuilder:
 
     piece: Callable[[int], str]
     offset: int = 0
-    data: CompletionLogprobs = field(
-        default_factory=lambda: {
-            "tokens": [],
-            "text_offset": [],
-            "token_logprobs": [],
-            "top_logprobs": [],
-        }
-    )
+    data: CompletionLogprobs = field(default_factory=lambda: _empty_logprobs())
 
     def add(self, token: int, logprob: float | None, top: dict[str, float] | None) -> None:
         text = self.piece(token)
@@ -99,10 +96,11 @@ class CompletionRun:
     def run_to_end(self) -> tuple[str, Any]:
         """Generate everything at once (one call into C++): the text and logprob entries."""
         try:
-            data, tokens, entries = self.generation.run()
+            result = self.generation.run()
         finally:
             if self.on_finish:
                 self.on_finish()
+        data, tokens, entries = result if result is not None else (b"", [], None)
         self.completion_tokens += len(tokens)
         return data.decode("utf-8", errors="ignore"), entries
 
@@ -114,7 +112,8 @@ class CompletionRun:
             builder.add_chunk(entries)
         full = self.prefix_text + text + self.suffix_text
         logprobs = builder.data if builder is not None else None
-        return {**self._chunk(full, logprobs, self.finish_reason()), "usage": self.usage()}
+        usage = cast(CompletionUsage, self.usage())  # with our extra keys (cached, limit)
+        return {**self._chunk(full, logprobs, self.finish_reason()), "usage": usage}
 
     def _chunk(
         self, text: str, logprobs: Any, finish_reason: str | None
@@ -125,7 +124,12 @@ class CompletionRun:
             "created": self.created,
             "model": self.model_name,
             "choices": [
-                {"text": text, "index": 0, "logprobs": logprobs, "finish_reason": finish_reason}
+                {
+                    "text": text,
+                    "index": 0,
+                    "logprobs": logprobs,
+                    "finish_reason": cast(Literal["stop", "length"] | None, finish_reason),
+                }
             ],
         }
 
@@ -196,7 +200,7 @@ class ChunkStream(Iterator[T], Generic[T]):
         self.maker = maker
         self._chunks = self._generate()
 
-    def _generate(self) -> Iterator[T]:
+    def _generate(self) -> Generator[T, None, None]:
         yield from self.maker.begin()
         for text, entries in self.run.pieces():
             yield from self.maker.piece(text, entries)

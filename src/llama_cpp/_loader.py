@@ -123,7 +123,7 @@ def load_core() -> ModuleType:
     lib = backend_directory()
     core = sys.modules.get("llama_cpp._core")
     if core is None:
-        if lib is not None and os.name == "nt":
+        if lib is not None and sys.platform == "win32":
             # Windows finds a DLL's dependencies only in directories named this way.
             _dll_directories.append(os.add_dll_directory(str(lib)))
         try:
@@ -262,7 +262,7 @@ def _preload_cuda_libraries(lib: Path) -> None:
             if str(path) in _preloaded:
                 continue
             try:
-                if windows:
+                if windows and sys.platform == "win32":  # (the second test is for mypy)
                     _dll_directories.append(os.add_dll_directory(str(path.parent)))
                     handle = ctypes.CDLL(str(path))
                 else:

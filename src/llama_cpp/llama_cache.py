@@ -83,7 +83,7 @@ class BaseLlamaCache(abc.ABC):
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, Sequence):
             return False
-        return self._find_longest_prefix_key(tuple(key)) is not None  # type: ignore[arg-type]
+        return self._find_longest_prefix_key(tuple(key)) is not None
 
     def __setitem__(self, key: Sequence[int], state: LlamaState) -> None:
         self.store(key, state)

@@ -64,6 +64,7 @@ def _model_check(path: str, n_gpu_layers: int) -> dict[str, Any]:
         result = llm.create_completion(_PROMPT, max_tokens=48, temperature=0.0)
     except Exception as error:
         return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    assert isinstance(result, dict)  # not streamed
     perf = llm.ctx.perf()
     text = "".join(log)
     offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", text)
@@ -85,7 +86,7 @@ def _model_check(path: str, n_gpu_layers: int) -> dict[str, Any]:
     }
 
 
-def _rate(n: int, ms: float) -> float | None:
+def _rate(n: float, ms: float) -> float | None:
     return round(1000.0 * n / ms, 1) if ms > 0 else None
 
 

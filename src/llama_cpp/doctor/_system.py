@@ -212,6 +212,8 @@ def _macos_cpu(arch: str) -> tuple[str | None, set[str]]:
 
 
 def _windows_cpu_model() -> str | None:
+    if sys.platform != "win32":
+        return None
     try:
         import winreg
 

@@ -156,7 +156,7 @@ def loader_devices() -> dict[str, Any]:
                 int.from_bytes(buffer.raw[i : i + 4], sys.byteorder) for i in range(0, 20, 4)
             )
             name = buffer.raw[20:276].split(b"\0", 1)[0].decode("utf-8", "replace")
-            device = {
+            device: dict[str, Any] = {
                 "name": name,
                 "type": _DEVICE_TYPES.get(kind, "other"),
                 "api_version": _api_version(api),

@@ -133,7 +133,7 @@ class ServedLlama(Llama):
             "start the server with a larger --n_ctx (positions per request)"
         )
 
-    def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:  # type: ignore[override]
+    def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:
         """Llama's preparation (tokens, chain, stops), then a scheduler Job."""
         if options.get("logits_processor") or options.get("stopping_criteria"):
             raise ValueError("the server does not run Python logits processors or criteria")
