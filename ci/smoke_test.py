@@ -72,6 +72,10 @@ def main() -> int:
     if args.expect_mode and info["mode"] != args.expect_mode:
         raise SystemExit(f"expected a {args.expect_mode} build, got {info['mode']}")
     seen["registered"] = llama_cpp.backends()
+    if "RPC" not in info["backends"] or "RPC" not in seen["registered"]:
+        # every wheel can be an RPC worker or client (docs/install/rpc.md)
+        raise SystemExit(f"the RPC backend is missing: built {info['backends']}, "
+                         f"registered {seen['registered']}")  # fmt: skip
     seen["backend_files"] = {k: Path(v).name for k, v in loaded_backend_files().items()}
     if info["mode"] == "portable" and "CPU" not in seen["backend_files"]:
         raise SystemExit("portable build, but no CPU backend module was loaded")
