@@ -11,7 +11,7 @@ Python loop); llama-bench times its decodes alone. Every process has one CPU thr
 a small machine, a client's idle threads would compete with the workers'). Then a worker
 is killed in the middle of a stream and the time until the client's error is measured.
 
-    sudo python benchmarks/rpc.py [--rounds 3] [--tokens 64]
+    sudo "$(command -v python)" benchmarks/rpc.py [--rounds 3] [--tokens 64]   # root: netns
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -137,14 +136,3 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
-
-
-def port_is_free(ip: str, port: int) -> bool:
-    """Whether ``ip:port`` can be bound again (run inside the namespace that owns ip)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((ip, port))
-        except OSError:
-            return False
-    return True

@@ -41,13 +41,6 @@ class WorkerInfo:
     version: tuple[int, int, int]
     memory: list[tuple[int, int]] = field(default_factory=list)  # (free, total) bytes
 
-    def describe(self) -> str:
-        devices = ", ".join(
-            f"device {i}: {total / 2**20:.0f} MiB ({free / 2**20:.0f} MiB free)"
-            for i, (free, total) in enumerate(self.memory)
-        )
-        return f"{self.endpoint}: protocol {'.'.join(map(str, self.version))}, {devices}"
-
 
 def parse_endpoints(value: str | Sequence[str] | None) -> list[str]:
     """``"host:port,host:port"`` (llama-cpp-python's and llama.cpp's form) or a list of
