@@ -7,7 +7,7 @@ doctor does)."""
 
 from __future__ import annotations
 
-from llama_cpp.doctor._vulkan import probe_vulkan
+from llama_cpp.doctor.probes._vulkan import probe_vulkan
 
 
 def visible_devices() -> str:

@@ -20,7 +20,7 @@ import pytest
 import llama_cpp
 from llama_cpp import _core
 from llama_cpp.doctor import diagnose
-from llama_cpp.doctor._runtime import classify_child
+from llama_cpp.doctor.probes._runtime import classify_child
 
 LINUX_X86 = sys.platform == "linux" and platform.machine() == "x86_64"
 
@@ -279,7 +279,7 @@ def test_cpu_without_avx2_dies_with_sigill_and_the_doctor_says_why(healthy) -> N
     if "AVX2" not in report["build"]["cpu_features"]:
         pytest.skip("this build does not use AVX2")
     done = subprocess.run(
-        [qemu, "-cpu", "SandyBridge", sys.executable, "-m", "llama_cpp.doctor._child"],
+        [qemu, "-cpu", "SandyBridge", sys.executable, "-m", "llama_cpp.doctor.probes._child"],
         capture_output=True,
         text=True,
         timeout=300,

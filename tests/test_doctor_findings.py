@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 
 from llama_cpp.doctor import diagnose
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._flags import (
+from llama_cpp.doctor._pipeline import exit_code
+from llama_cpp.doctor.checks._finding import Finding
+from llama_cpp.doctor.checks._flags import (
     modernise,
     parse_cmake_args,
 )
-from llama_cpp.doctor._gpus import parse_clinfo, parse_nvidia_smi, parse_rocminfo
-from llama_cpp.doctor._render import render
-from llama_cpp.doctor._report import exit_code
-from llama_cpp.doctor._runtime import abi_tag, classify_child, python_of_tag
-from llama_cpp.doctor._system import ARM_FEATURES, X86_FEATURES
-from llama_cpp.doctor._toolchain import parse_vswhere
-from llama_cpp.doctor._vulkan import parse_vulkaninfo
+from llama_cpp.doctor.probes._gpus import parse_clinfo, parse_nvidia_smi, parse_rocminfo
+from llama_cpp.doctor.probes._runtime import abi_tag, classify_child, python_of_tag
+from llama_cpp.doctor.probes._system import ARM_FEATURES, X86_FEATURES
+from llama_cpp.doctor.probes._toolchain import parse_vswhere
+from llama_cpp.doctor.probes._vulkan import parse_vulkaninfo
+from llama_cpp.doctor.render._text import render
 
 MACHINES = sorted((Path(__file__).parent / "doctor_machines").glob("*.json"))
 

@@ -1,6 +1,6 @@
 """One table, two readers: src/llama_cpp/flag_table.json is read by CMake
 (cmake/LegacyFlags.cmake, cmake/BuildInfo.cmake) and by `llama-cpp doctor`
-(llama_cpp/doctor/_flags.py). These tests check that both do what its rows say:
+(llama_cpp/doctor/checks/_flags.py). These tests check that both do what its rows say:
 the doctor's parser row by row, and a real configure given every legacy flag at once."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cmake_project import Configure
 
-from llama_cpp.doctor._flags import (
+from llama_cpp.doctor.checks._flags import (
     BACKEND_OF_OPTION,
     BUILD_NAME_OF_REGISTRY,
     CURRENT_LLAMA_FLAGS,

@@ -144,7 +144,7 @@ def test_layers_asked_for_a_gpu_whose_backend_did_not_load_are_warned_about(
 def test_windows_dependencies_name_what_the_doctor_knows_how_to_fix(
     family: str, cuda: str | None, expected: list[str]
 ) -> None:
-    from llama_cpp.doctor._check_modules import _fix
+    from llama_cpp.doctor.checks._modules import _fix
 
     names = _loader.windows_dependencies(family, cuda)
     assert names == expected

@@ -90,7 +90,7 @@ def warn_no_gpu_device(n_gpu_layers: int) -> None:
     if n_gpu_layers == 0 or _warned_no_device:
         return
     from llama_cpp._build_info import build_info
-    from llama_cpp.doctor._flags import BUILD_NAME_OF_REGISTRY, GPU_BACKENDS
+    from llama_cpp.doctor.checks._flags import BUILD_NAME_OF_REGISTRY, GPU_BACKENDS
 
     core = load_core()
     compiled = [b for b in build_info().get("backends") or [] if b in GPU_BACKENDS]

@@ -7,8 +7,8 @@ import json
 import sys
 import traceback
 
-from llama_cpp.doctor._render import render
-from llama_cpp.doctor._report import collect, diagnose, exit_code
+from llama_cpp.doctor._pipeline import collect, diagnose, exit_code
+from llama_cpp.doctor.render._text import render
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,15 +7,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from llama_cpp.doctor._commands import (
+from llama_cpp.doctor.checks._commands import (
     LIBRARY_PACKAGES,
     classify_missing_library,
     pip_of,
     reinstall,
     system_install,
 )
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._runtime import python_of_tag
+from llama_cpp.doctor.checks._finding import Finding
+from llama_cpp.doctor.probes._runtime import python_of_tag
 
 
 def check_other_providers(report: dict[str, Any]) -> list[Finding]:

@@ -7,8 +7,7 @@ import os
 import textwrap
 from typing import Any, TextIO
 
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._rpc_workers import rpc_rows
+from llama_cpp.doctor.checks._finding import Finding
 
 _MARKS = {"ok": " OK ", "info": "INFO", "warn": "WARN", "fail": "FAIL"}
 _COLOURS = {"ok": "32", "info": "36", "warn": "33", "fail": "31"}
@@ -83,7 +82,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Run time", _runtime_rows(report.get("runtime") or {})),
     ]
     if report.get("rpc"):
-        sections.append(("RPC workers", rpc_rows(report)))
+        sections.append(("RPC workers", _rpc_rows(report)))
     return sections
 
 
@@ -160,6 +159,18 @@ def _runtime_rows(runtime: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{model['generation_tokens_per_second']} tok/s",
             )
         )
+    return rows
+
+
+def _rpc_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The report's "RPC workers" section."""
+    rows = []
+    for worker in (report.get("rpc") or {}).get("workers") or []:
+        if worker["ok"]:
+            devices = ", ".join(f"{d['memory_total'] / 2**30:.1f} GiB" for d in worker["devices"])
+            rows.append((worker["endpoint"], f"protocol {worker['protocol']}; devices: {devices}"))
+        else:
+            rows.append((worker["endpoint"], worker["error"]))
     return rows
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_cpp.doctor._check_gpu import nvidia_gpus
-from llama_cpp.doctor._commands import (
+from llama_cpp.doctor.checks._commands import (
     VISUAL_STUDIO_BUILD_TOOLS,
     VULKAN_BUILD_PACKAGES,
     add_msvc_workload,
@@ -19,14 +18,15 @@ from llama_cpp.doctor._commands import (
     system_install,
     unset_env_command,
 )
-from llama_cpp.doctor._finding import Finding, build_backends
-from llama_cpp.doctor._flags import (
+from llama_cpp.doctor.checks._finding import Finding, build_backends
+from llama_cpp.doctor.checks._flags import (
     legacy_in,
     modernise,
     parse_cmake_args,
     render_defines,
     requested_backends,
 )
+from llama_cpp.doctor.checks._gpu import nvidia_gpus
 
 _LEGACY_NOTES = {
     "LLAMA_CLBLAST": "CLBlast was removed from llama.cpp in June 2024 (superseded by "

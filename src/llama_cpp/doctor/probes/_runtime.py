@@ -15,9 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._child import MARKER, MODEL_MARKER
-from llama_cpp.doctor._commands import DISTRIBUTION
-from llama_cpp.doctor._run import run_or_raise
+from llama_cpp.doctor.checks._commands import DISTRIBUTION
+from llama_cpp.doctor.probes._child import MARKER, MODEL_MARKER
+from llama_cpp.doctor.probes._run import run_or_raise
 
 # Windows NTSTATUS exit codes of a process that died.
 _WINDOWS_STATUS = {
@@ -87,7 +87,7 @@ def probe_runtime(
     ``illegal_instruction``, ``missing_library``, ``undefined_symbol``,
     ``abi_mismatch``, ``not_built``, ``import_error``, ``crash``, ``timeout``.
     """
-    command = [sys.executable, "-m", "llama_cpp.doctor._child"]
+    command = [sys.executable, "-m", "llama_cpp.doctor.probes._child"]
     if model:
         command += ["--model", model, "--n-gpu-layers", str(n_gpu_layers)]
         timeout = max(timeout, 600.0)

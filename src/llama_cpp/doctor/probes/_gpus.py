@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._run import run
-from llama_cpp.doctor._vulkan import probe_vulkan
+from llama_cpp.doctor.probes._run import run
+from llama_cpp.doctor.probes._vulkan import probe_vulkan
 
 _PCI_VENDORS = {"0x10de": "NVIDIA", "0x1002": "AMD", "0x8086": "Intel", "0x106b": "Apple"}
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._run import first_line, run
+from llama_cpp.doctor.probes._run import first_line, run
 
 # The Visual Studio component that provides the x64 MSVC compiler; both the
 # "Desktop development with C++" workload (IDE) and the C++ build tools one include it.

@@ -6,7 +6,7 @@ would read. No vulkan-tools needed; ``vulkaninfo --summary`` is the fallback.
 A software device (Mesa's llvmpipe/lavapipe, Google's SwiftShader) is a CPU emulation of
 a GPU: ggml skips it unless ``GGML_VK_VISIBLE_DEVICES`` names it.
 
-Run as a script (``python -m llama_cpp.doctor._vulkan``) it prints the devices as JSON.
+Run as a script (``python -m llama_cpp.doctor.probes._vulkan``) it prints the devices as JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._run import run
+from llama_cpp.doctor.probes._run import run
 
 SOFTWARE_DEVICE = re.compile(r"llvmpipe|lavapipe|swiftshader", re.I)
 # VkPhysicalDeviceType
@@ -46,7 +46,7 @@ def probe_vulkan() -> dict[str, Any]:
     each device has name, type (discrete_gpu, integrated_gpu, cpu, ...), api_version,
     vendor_id and software (True for a CPU emulation)."""
     result: dict[str, Any] = {"loader": None, "drivers": icd_manifests(), "devices": []}
-    out = run([sys.executable, "-m", "llama_cpp.doctor._vulkan"], timeout=60)
+    out = run([sys.executable, "-m", "llama_cpp.doctor.probes._vulkan"], timeout=60)
     if out is not None and out.returncode == 0 and out.stdout.strip():
         result.update(json.loads(out.stdout.strip().splitlines()[-1]))
     elif out is not None:

@@ -91,7 +91,7 @@ def _rate(n: float, ms: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llama_cpp.doctor._child")
+    parser = argparse.ArgumentParser(prog="python -m llama_cpp.doctor.probes._child")
     parser.add_argument("--model")
     parser.add_argument("--n-gpu-layers", type=int, default=-1)
     args = parser.parse_args(argv)

@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from llama_cpp._cuda_toolkits import cuda_toolkits
-from llama_cpp.doctor._check_modules import failed_backends
-from llama_cpp.doctor._commands import reinstall, system_install
-from llama_cpp.doctor._finding import Finding, build_backends, build_name
-from llama_cpp.doctor._flags import GPU_BACKENDS
+from llama_cpp.doctor.checks._commands import reinstall, system_install
+from llama_cpp.doctor.checks._finding import Finding, build_backends, build_name
+from llama_cpp.doctor.checks._flags import GPU_BACKENDS
+from llama_cpp.doctor.checks._modules import failed_backends
 
 
 def driver_install(report: dict[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from llama_cpp._cuda_toolkits import cuda_toolkits
-from llama_cpp.doctor._commands import (
+from llama_cpp.doctor.checks._commands import (
     DISTRIBUTION,
     LIBRARY_PACKAGES,
     classify_missing_library,
@@ -18,8 +18,8 @@ from llama_cpp.doctor._commands import (
     reinstall,
     system_install,
 )
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._flags import BACKEND_OF_OPTION
+from llama_cpp.doctor.checks._finding import Finding
+from llama_cpp.doctor.checks._flags import BACKEND_OF_OPTION
 
 # a backend module's file name part -> the build info's backend name (ggml names both
 # after the option: GGML_CUDA builds libggml-cuda)
@@ -63,7 +63,7 @@ def _fix(report: dict[str, Any], reason: str) -> tuple[str, str | None]:
         )
         return detail, f"{pip} install {packages}" if packages else None
     if kind == "nvidia-driver":
-        from llama_cpp.doctor._check_gpu import driver_install
+        from llama_cpp.doctor.checks._gpu import driver_install
 
         return "The NVIDIA driver is not installed (it provides libcuda).", driver_install(report)
     if kind == "package":

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_cpp.doctor._check_gpu import driver_install
-from llama_cpp.doctor._check_modules import failed_backends
-from llama_cpp.doctor._commands import set_env_command, shell_of, system_install, unset_env_command
-from llama_cpp.doctor._finding import Finding, build_backends, build_name
-from llama_cpp.doctor._vulkan import SOFTWARE_DEVICE
+from llama_cpp.doctor.checks._commands import (
+    set_env_command,
+    shell_of,
+    system_install,
+    unset_env_command,
+)
+from llama_cpp.doctor.checks._finding import Finding, build_backends, build_name
+from llama_cpp.doctor.checks._gpu import driver_install
+from llama_cpp.doctor.checks._modules import failed_backends
+from llama_cpp.doctor.probes._vulkan import SOFTWARE_DEVICE
 
 SOFTWARE_NOTE = (
     "a CPU emulation of a GPU, ignored by ggml unless GGML_VK_VISIBLE_DEVICES selects it; "

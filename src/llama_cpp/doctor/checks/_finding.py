@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from llama_cpp.doctor._flags import BUILD_NAME_OF_REGISTRY
+from llama_cpp.doctor.checks._flags import BUILD_NAME_OF_REGISTRY
 
 SEVERITIES = ("ok", "info", "warn", "fail")
 

@@ -1,32 +1,38 @@
-"""Collecting every probe into one report, and diagnosing it."""
+"""The doctor's pipeline: every probe into one report (``collect``), every check over
+it into findings (``diagnose``), and the exit status the findings give."""
 
 from __future__ import annotations
 
 import datetime
 from typing import Any
 
-from llama_cpp.doctor._check_build import (
+from llama_cpp.doctor.checks._build import (
     check_cmake_args,
     check_legacy_flags,
     check_model,
     check_pip_cache,
     check_toolchain,
 )
-from llama_cpp.doctor._check_gpu import check_backend_devices, check_cuda_driver, check_gpu_backends
-from llama_cpp.doctor._check_install import (
+from llama_cpp.doctor.checks._finding import Finding
+from llama_cpp.doctor.checks._gpu import (
+    check_backend_devices,
+    check_cuda_driver,
+    check_gpu_backends,
+)
+from llama_cpp.doctor.checks._install import (
     check_cpu_features,
     check_module_matches_build_info,
     check_other_providers,
     check_runtime,
 )
-from llama_cpp.doctor._check_modules import check_backend_modules
-from llama_cpp.doctor._check_vulkan import check_vulkan
-from llama_cpp.doctor._finding import Finding
-from llama_cpp.doctor._gpus import probe_blas, probe_gpus
-from llama_cpp.doctor._rpc_workers import check_rpc, probe_rpc
-from llama_cpp.doctor._runtime import probe_install, probe_runtime
-from llama_cpp.doctor._system import probe_cpu, probe_environment, probe_memory, probe_system
-from llama_cpp.doctor._toolchain import probe_toolchain
+from llama_cpp.doctor.checks._modules import check_backend_modules
+from llama_cpp.doctor.checks._rpc_workers import check_rpc
+from llama_cpp.doctor.checks._vulkan import check_vulkan
+from llama_cpp.doctor.probes._gpus import probe_blas, probe_gpus
+from llama_cpp.doctor.probes._rpc_workers import probe_rpc
+from llama_cpp.doctor.probes._runtime import probe_install, probe_runtime
+from llama_cpp.doctor.probes._system import probe_cpu, probe_environment, probe_memory, probe_system
+from llama_cpp.doctor.probes._toolchain import probe_toolchain
 
 REPORT_VERSION = 1
 

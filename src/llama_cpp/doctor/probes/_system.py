@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor._run import first_line, run
+from llama_cpp.doctor.probes._run import first_line, run
 
 # /proc/cpuinfo flag -> ggml's feature name (the names build_info() and
 # ggml_backend_cpu_get_features() use).
