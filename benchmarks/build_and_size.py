@@ -77,7 +77,7 @@ def editable_rebuilds() -> tuple[float, float, float, float]:
     command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
                "-e", "."]  # fmt: skip
     first = timed(command, env)
-    binding = REPO / "src" / "register_model.cpp"
+    binding = REPO / "src" / "bindings" / "register_model.cpp"
     binding.touch()
     touched = timed(command, env)  # ccache may answer: the content did not change
     binding.touch()

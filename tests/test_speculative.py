@@ -52,7 +52,7 @@ def test_prompt_lookup_drafts_are_accepted_when_copying(llm: Llama) -> None:
     llm.ctx.clear()
     chain = _core.SamplerChain()
     chain.add_greedy()
-    gen = _core.Generation(llm.ctx, chain, 0, prompt, 40, draft_ngram_max=2, draft_n=8)
+    gen = _core.Generation(llm.ctx, chain, 0, prompt, max_tokens=40, draft_ngram_max=2, draft_n=8)
     text, tokens, _ = gen.run()
     assert text.decode().startswith("def fibonacci(n):")
     assert 0 < gen.n_draft_accepted <= gen.n_drafted
@@ -111,6 +111,7 @@ class Scripted(LlamaDraftModel):
         self.seen: list[list[int]] = []
 
     def __call__(self, input_ids: Any, /, **kwargs: Any) -> Any:
+        del kwargs  # LlamaDraftModel's signature; the loop passes only the token ids
         self.seen.append([int(t) for t in input_ids])
         bad, self.bad = self.bad, None
         if isinstance(bad, Exception):

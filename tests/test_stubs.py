@@ -41,7 +41,9 @@ def _runtime_params(function: object) -> list[str]:
 
 
 def _stub_params(node: ast.FunctionDef) -> list[str]:
-    return [a.arg for a in node.args.args]
+    """Parameter names, with "*" before keyword-only ones as pybind11's signature shows it."""
+    keyword_only = [a.arg for a in node.args.kwonlyargs]
+    return [a.arg for a in node.args.args] + (["*", *keyword_only] if keyword_only else [])
 
 
 def _public(names: object) -> set[str]:

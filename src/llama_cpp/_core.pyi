@@ -277,6 +277,12 @@ class Context:
     def set_lora(self, adapters: Sequence[LoraAdapter], scales: Sequence[float]) -> None: ...
     def perf(self) -> dict[str, float]: ...
     def perf_reset(self) -> None: ...
+    def check_prompt_fits(
+        self,
+        n_tokens: int,
+        holder: str = "the context",
+        advice: str = "create the context with a larger n_ctx",
+    ) -> None: ...
     def close(self) -> None: ...
 
 class Generation:
@@ -288,6 +294,7 @@ class Generation:
         sampler: SamplerChain,
         seq_id: int,
         tokens: Sequence[int],
+        *,
         max_tokens: int,
         stop: Sequence[str] = [],
         logprobs: int = -1,

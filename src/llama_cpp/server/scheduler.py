@@ -348,9 +348,9 @@ class Scheduler:
                     job.sampler,
                     slot,
                     job.prompt[cached:],
-                    job.max_tokens,
-                    job.stop,
-                    job.logprobs,
+                    max_tokens=job.max_tokens,
+                    stop=job.stop,
+                    logprobs=job.logprobs,
                 )
             except Exception as error:  # a prompt that does not fit, a bad chain
                 self.context.seq_clear(slot)

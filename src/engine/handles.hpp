@@ -14,20 +14,12 @@
 #include "llama.h"
 #include "remote.hpp"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 namespace llama_pybind {
 
 // Hand the memory llama.cpp has just freed back to the system. glibc keeps large freed
 // blocks in its heap (its mmap threshold grows as big buffers are freed), so a process
 // that loads and closes models or contexts would otherwise grow with each one.
-inline void return_freed_memory() {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-}
+void return_freed_memory();
 
 struct model_owner {
     explicit model_owner(llama_model *m, std::vector<std::string> endpoints = {})

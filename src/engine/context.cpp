@@ -1,6 +1,5 @@
-// Context area: a llama_context over a model. Decoding into sequences, their
-// KV memory (truncate, copy, keep, shift), per-sequence state save/load,
-// embeddings, LoRA adapters and perf counters.
+#include "context.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -9,12 +8,14 @@
 #include <thread>
 #include <vector>
 
-#include "context.hpp"
+#include "errors.hpp"
 #include "log_capture.hpp"
-#include <pybind11/numpy.h>
-#include <pybind11/stl.h>
+#include "remote.hpp"
+#include <pybind11/pybind11.h>
 
 namespace llama_pybind {
+
+namespace py = pybind11;
 
 // ---- Context ---------------------------------------------------------------
 
@@ -246,6 +247,16 @@ std::string Context::capacity_text() const {
            " shared by n_seq_max=" + std::to_string(n_seq) + " sequences)";
 }
 
+void Context::check_prompt_fits(size_t n_tokens, const std::string &holder, const std::string &advice) const {
+    const size_t n_ctx = seq_capacity();
+    if (n_tokens >= n_ctx) {
+        const std::string n = std::to_string(n_tokens);
+        const std::string m = std::to_string(n_ctx);
+        throw std::invalid_argument("Requested tokens (" + n + ") exceed context window of " + m + ": the prompt has " +
+                                    n + " tokens and " + holder + " holds " + m + "; shorten the prompt or " + advice);
+    }
+}
+
 const char *Context::describe_decode_status(int32_t rc) {
     switch (rc) {
         case 1: return "no room in the KV cache for this batch: use a smaller batch or a larger n_ctx";
@@ -254,6 +265,7 @@ const char *Context::describe_decode_status(int32_t rc) {
         default: return "fatal error in llama.cpp";
     }
 }
+
 
 namespace {
 
@@ -269,11 +281,13 @@ void check_tokens(const Context &ctx, const std::vector<llama_token> &tokens) {
     }
 }
 
-// ---- bound methods -----------------------------------------------------------
+}  // namespace
 
-py::object decode(Context &self, const std::vector<llama_token> &tokens, int32_t seq, bool all_logits) {
+// ---- operations on a context ---------------------------------------------------
+
+FloatRows decode(Context &self, const std::vector<llama_token> &tokens, int32_t seq, bool all_logits) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
-    llama_context *ctx = self.get();
+    self.get();
     require(!tokens.empty(), "decode() needs at least one token");
     check_tokens(self, tokens);
     std::vector<llama_token> &history = self.seq_tokens(seq);
@@ -284,11 +298,11 @@ py::object decode(Context &self, const std::vector<llama_token> &tokens, int32_t
                 " positions and the context has " + self.capacity_text() +
                 "; create the context with a larger n_ctx or clear() it");
     unsigned long long since = log_capture::mark();
-    std::vector<float> all;
+    FloatRows all;
     int32_t rc = 0;
     {
         py::gil_scoped_release release;
-        rc = self.decode_locked(seq, tokens, all_logits, all_logits ? &all : nullptr);
+        rc = self.decode_locked(seq, tokens, all_logits, all_logits ? &all.values : nullptr);
     }
     if (rc != 0) {
         throw llama_error(with_llama_log("llama_decode failed with status " + std::to_string(rc) + " (" +
@@ -296,15 +310,14 @@ py::object decode(Context &self, const std::vector<llama_token> &tokens, int32_t
                                          since));
     }
     if (!all_logits) {
-        return py::none();
+        return all;
     }
-    const auto n_vocab = static_cast<py::ssize_t>(llama_vocab_n_tokens(self.vocab()));
-    py::array_t<float> out({static_cast<py::ssize_t>(tokens.size()), n_vocab});
-    std::copy(all.begin(), all.end(), out.mutable_data());
-    return out;
+    all.n_rows = tokens.size();
+    all.n_cols = static_cast<size_t>(llama_vocab_n_tokens(self.vocab()));
+    return all;
 }
 
-py::array_t<float> last_logits(Context &self) {
+std::vector<float> last_logits(Context &self) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
     const int32_t n_vocab = llama_vocab_n_tokens(self.vocab());
@@ -317,9 +330,7 @@ py::array_t<float> last_logits(Context &self) {
         data = llama_get_logits_ith(ctx, -1);
     }
     require(data != nullptr, "no logits yet: decode() some tokens first");
-    py::array_t<float> out(n_vocab);
-    std::copy(data, data + n_vocab, out.mutable_data());
-    return out;
+    return std::vector<float>(data, data + n_vocab);
 }
 
 void clear(Context &self) {
@@ -347,9 +358,6 @@ void truncate(Context &self, int32_t seq, int64_t keep) {
     }
 }
 
-// Keep the longest common prefix of `tokens` and what `seq` holds, drop the
-// rest, and return how many tokens are kept: at most len(tokens) - 1, so the
-// caller always decodes at least one token and gets fresh logits.
 size_t reuse_prefix(Context &self, int32_t seq, const std::vector<llama_token> &tokens) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
@@ -390,8 +398,6 @@ void seq_keep(Context &self, int32_t seq) {
     }
 }
 
-// Context shift: forget `n_discard` tokens after the first `n_keep` and move
-// the later ones back, so generation can go on past n_ctx.
 void shift(Context &self, int32_t seq, int64_t n_keep, int64_t n_discard) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
@@ -410,7 +416,19 @@ void shift(Context &self, int32_t seq, int64_t n_keep, int64_t n_discard) {
     history.erase(history.begin() + keep, history.begin() + keep + discard);
 }
 
-py::bytes seq_state(Context &self, int32_t seq) {
+std::vector<llama_token> sequence_tokens(Context &self, int32_t seq) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    self.get();
+    return self.seq_tokens(seq);
+}
+
+size_t n_past(Context &self) {
+    std::unique_lock<std::mutex> lock = self.lock_without_gil();
+    self.get();
+    return self.seq_tokens(0).size();
+}
+
+std::string seq_state(Context &self, int32_t seq) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
     self.check_seq(seq);
@@ -421,7 +439,7 @@ py::bytes seq_state(Context &self, int32_t seq) {
         const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(data.data()), data.size(), seq);
         data.resize(n);
     }
-    return py::bytes(data);
+    return data;
 }
 
 void set_seq_state(Context &self, int32_t seq, const std::string &data, const std::vector<llama_token> &tokens) {
@@ -448,11 +466,7 @@ void set_seq_state(Context &self, int32_t seq, const std::string &data, const st
     history = tokens;
 }
 
-// Embeddings of several inputs in as few decodes as they fit: each decode packs up to
-// n_seq_max inputs (one sequence each) and n_batch tokens. Per input: a pooled vector, or
-// one row per token when the context does not pool. Every sequence is cleared before and
-// after.
-py::list embed_many(Context &self, const std::vector<std::vector<llama_token>> &inputs) {
+Embeddings embed_many(Context &self, const std::vector<std::vector<llama_token>> &inputs) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
     llama_context *ctx = self.get();
     require(self.params().embeddings, "this context was not created with embeddings=True");
@@ -536,15 +550,7 @@ py::list embed_many(Context &self, const std::vector<std::vector<llama_token>> &
     if (missing) {
         throw llama_error(with_llama_log("llama.cpp returned no embeddings", since));
     }
-    py::list result;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-        py::array_t<float> arr = pooled ? py::array_t<float>(static_cast<py::ssize_t>(n_embd))
-                                        : py::array_t<float>({static_cast<py::ssize_t>(inputs[i].size()),
-                                                              static_cast<py::ssize_t>(n_embd)});
-        std::copy(outs[i].begin(), outs[i].end(), arr.mutable_data());
-        result.append(std::move(arr));
-    }
-    return result;
+    return Embeddings{pooled, n_embd, std::move(outs)};
 }
 
 void set_lora(Context &self, const std::vector<std::shared_ptr<LoraAdapter>> &adapters,
@@ -563,17 +569,9 @@ void set_lora(Context &self, const std::vector<std::shared_ptr<LoraAdapter>> &ad
     }
 }
 
-py::dict perf(Context &self) {
+llama_perf_context_data perf(Context &self) {
     std::unique_lock<std::mutex> lock = self.lock_without_gil();
-    const llama_perf_context_data d = llama_perf_context(self.get());
-    py::dict out;
-    out["t_load_ms"] = d.t_load_ms;
-    out["t_p_eval_ms"] = d.t_p_eval_ms;
-    out["t_eval_ms"] = d.t_eval_ms;
-    out["n_p_eval"] = d.n_p_eval;
-    out["n_eval"] = d.n_eval;
-    out["n_reused"] = d.n_reused;
-    return out;
+    return llama_perf_context(self.get());
 }
 
 void perf_reset(Context &self) {
@@ -606,120 +604,6 @@ std::shared_ptr<Context> context_from_params(const Model &model, const llama_con
     require(params.n_seq_max >= 1 && params.n_seq_max <= llama_max_parallel_sequences(),
             "n_seq_max must be in 1.." + std::to_string(llama_max_parallel_sequences()));
     return std::make_shared<Context>(model, params);
-}
-
-template <typename T, typename Field>
-void enum_field(py::class_<llama_context_params> &cls, const char *name, Field field) {
-    cls.def_property(
-        name, [field](const llama_context_params &p) { return static_cast<int>(p.*field); },
-        [field](llama_context_params &p, int v) { p.*field = static_cast<T>(v); });
-}
-
-void register_context_params(py::module_ &m) {
-    py::class_<llama_context_params> cls(m, "ContextParams",
-                                         "llama_context_params: what a Context is created with (llama.cpp's names).");
-    cls.def(py::init([]() { return llama_context_default_params(); }), "llama.cpp's defaults.")
-        .def_readwrite("n_ctx", &llama_context_params::n_ctx)
-        .def_readwrite("n_batch", &llama_context_params::n_batch)
-        .def_readwrite("n_ubatch", &llama_context_params::n_ubatch)
-        .def_readwrite("n_seq_max", &llama_context_params::n_seq_max)
-        .def_readwrite("n_threads", &llama_context_params::n_threads)
-        .def_readwrite("n_threads_batch", &llama_context_params::n_threads_batch)
-        .def_readwrite("rope_freq_base", &llama_context_params::rope_freq_base)
-        .def_readwrite("rope_freq_scale", &llama_context_params::rope_freq_scale)
-        .def_readwrite("yarn_ext_factor", &llama_context_params::yarn_ext_factor)
-        .def_readwrite("yarn_attn_factor", &llama_context_params::yarn_attn_factor)
-        .def_readwrite("yarn_beta_fast", &llama_context_params::yarn_beta_fast)
-        .def_readwrite("yarn_beta_slow", &llama_context_params::yarn_beta_slow)
-        .def_readwrite("yarn_orig_ctx", &llama_context_params::yarn_orig_ctx)
-        .def_readwrite("embeddings", &llama_context_params::embeddings)
-        .def_readwrite("offload_kqv", &llama_context_params::offload_kqv)
-        .def_readwrite("no_perf", &llama_context_params::no_perf)
-        .def_readwrite("op_offload", &llama_context_params::op_offload)
-        .def_readwrite("swa_full", &llama_context_params::swa_full)
-        .def_readwrite("kv_unified", &llama_context_params::kv_unified);
-    enum_field<llama_rope_scaling_type>(cls, "rope_scaling_type", &llama_context_params::rope_scaling_type);
-    enum_field<enum llama_pooling_type>(cls, "pooling_type", &llama_context_params::pooling_type);
-    enum_field<llama_attention_type>(cls, "attention_type", &llama_context_params::attention_type);
-    enum_field<llama_flash_attn_type>(cls, "flash_attn_type", &llama_context_params::flash_attn_type);
-    enum_field<ggml_type>(cls, "type_k", &llama_context_params::type_k);
-    enum_field<ggml_type>(cls, "type_v", &llama_context_params::type_v);
-}
-
-}  // namespace
-
-// The llama_context pointer as an int, for ctypes (ValueError once closed).
-static std::uintptr_t context_pointer(const Context &s) {
-    if (s.closed()) {
-        throw closed_object("this context is closed (close() was called), so llama.cpp "
-                            "functions cannot use it; create a new context (or Llama)");
-    }
-    return reinterpret_cast<std::uintptr_t>(s.get());
-}
-
-void register_context(py::module_ &m) {
-    register_context_params(m);
-    py::class_<Context, std::shared_ptr<Context>>(m, "Context",
-                                                  "A llama.cpp context (llama_context): the KV cache and compute state.")
-        .def(py::init(&make_context), py::arg("model"), py::arg("n_ctx") = 512, py::arg("n_batch") = 512,
-             py::arg("n_ubatch") = 0, py::arg("n_threads") = 0, py::arg("n_threads_batch") = 0,
-             py::arg("embeddings") = false, py::arg("n_seq_max") = 1,
-             "Create a context over `model` (n_threads 0 = one per hardware thread).")
-        .def_static("from_params", &context_from_params, py::arg("model"), py::arg("params"),
-                    "Create a context from a full ContextParams.")
-        .def("decode", &decode, py::arg("tokens"), py::arg("seq_id") = 0, py::arg("all_logits") = false,
-             "Evaluate `tokens` after those already in sequence `seq_id`. Returns None, or with all_logits "
-             "a float32 array of shape (len(tokens), n_vocab).")
-        .def("logits", &last_logits, "Logits of the last decoded token: a float32 array of n_vocab values.")
-        .def("clear", &clear, "Forget all decoded tokens of every sequence (clears the KV cache).")
-        .def("seq_clear", &seq_clear, py::arg("seq_id"), "Forget the tokens of one sequence.")
-        .def("truncate", &truncate, py::arg("seq_id"), py::arg("keep"),
-             "Keep the first `keep` tokens of a sequence, forget the rest.")
-        .def("reuse_prefix", &reuse_prefix, py::arg("seq_id"), py::arg("tokens"),
-             "Keep the longest prefix shared with `tokens` (at most len(tokens) - 1), forget the rest, "
-             "and return its length: only tokens[n:] need decoding.")
-        .def("seq_cp", &seq_cp, py::arg("src"), py::arg("dst"), "Make sequence `dst` a copy of `src`.")
-        .def("seq_keep", &seq_keep, py::arg("seq_id"), "Forget every sequence but this one.")
-        .def("shift", &shift, py::arg("seq_id"), py::arg("n_keep"), py::arg("n_discard"),
-             "Forget n_discard tokens after the first n_keep and move the rest back (context shift).")
-        .def("tokens", [](Context &s, int32_t seq) {
-                 std::unique_lock<std::mutex> lock = s.lock_without_gil();
-                 s.get();
-                 return s.seq_tokens(seq);
-             },
-             py::arg("seq_id") = 0, "The tokens decoded into a sequence.")
-        .def("seq_state", &seq_state, py::arg("seq_id") = 0, "The KV state of one sequence, as bytes.")
-        .def("set_seq_state", &set_seq_state, py::arg("seq_id"), py::arg("data"), py::arg("tokens"),
-             "Restore a sequence from seq_state() bytes and the tokens it holds.")
-        .def("embed_many", &embed_many, py::arg("inputs"),
-             "Embeddings of several token lists, packed into as few decodes as fit (n_seq_max inputs "
-             "and n_batch tokens per decode): per input a pooled vector, or (n_tokens, n_embd) when the "
-             "context does not pool.")
-        .def("set_lora", &set_lora, py::arg("adapters"), py::arg("scales"), "Use these LoRA adapters.")
-        .def("perf", &perf, "llama.cpp's timing counters (ms) and token counts.")
-        .def("perf_reset", &perf_reset, "Reset the timing counters.")
-        .def("close", &Context::close, "Free the context.")
-        .def_property_readonly("closed", &Context::closed)
-        .def_property_readonly(
-            "_as_parameter_", &context_pointer,
-            "The llama_context pointer as an int, for ctypes: llama_cpp.llama_cpp functions take "
-            "the context itself (ValueError once it is closed).")
-        .def_property_readonly("ctx", &context_pointer,
-                               "The llama_context pointer as an int (llama-cpp-python's Llama._ctx.ctx).")
-        .def_property_readonly("params", [](Context &s) { s.get(); return s.params(); },
-                               "The ContextParams in effect (n_ctx as llama.cpp rounded it).")
-        .def_property_readonly("n_ctx", [](Context &s) { return llama_n_ctx(s.get()); })
-        .def_property_readonly("n_ctx_seq", [](Context &s) { return llama_n_ctx_seq(s.get()); },
-                               "Positions one sequence can hold (n_ctx, or its share when sequences do not "
-                               "share one KV buffer).")
-        .def_property_readonly("n_batch", [](Context &s) { return llama_n_batch(s.get()); })
-        .def_property_readonly("n_seq_max", [](Context &s) { return llama_n_seq_max(s.get()); })
-        .def_property_readonly("pooling_type", [](Context &s) { return static_cast<int>(llama_pooling_type(s.get())); })
-        .def_property_readonly("n_past", [](Context &s) {
-            std::unique_lock<std::mutex> lock = s.lock_without_gil();
-            s.get();
-            return s.seq_tokens(0).size();
-        });
 }
 
 }  // namespace llama_pybind

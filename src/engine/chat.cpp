@@ -1,16 +1,11 @@
-// Chat area: llama.cpp's built-in chat templates (llama_chat_apply_template),
-// the fallback when a model's Jinja template is missing or a named format is
-// asked for.
-#include <string>
-#include <utility>
-#include <vector>
+#include "chat.hpp"
 
-#include "bindings.hpp"
+#include <cstdint>
+#include <stdexcept>
+
 #include "llama.h"
-#include <pybind11/stl.h>
 
 namespace llama_pybind {
-namespace {
 
 std::string apply_template(const std::string &tmpl, const std::vector<std::pair<std::string, std::string>> &messages,
                            bool add_assistant) {
@@ -43,16 +38,6 @@ std::vector<std::string> builtin_templates() {
     std::vector<const char *> names(static_cast<size_t>(n > 0 ? n : 0));
     llama_chat_builtin_templates(names.data(), names.size());
     return {names.begin(), names.end()};
-}
-
-}  // namespace
-
-void register_chat(py::module_ &m) {
-    m.def("chat_apply_template", &apply_template, py::arg("template"), py::arg("messages"),
-          py::arg("add_assistant") = true,
-          "Format (role, content) messages with a llama.cpp built-in template, named (e.g. 'chatml') or "
-          "detected from a Jinja source.");
-    m.def("chat_builtin_templates", &builtin_templates, "Names of llama.cpp's built-in chat templates.");
 }
 
 }  // namespace llama_pybind

@@ -1,6 +1,7 @@
-// Sampler area: Python bindings of SamplerChain (sampler.hpp).
-#include "sampler.hpp"
-
+// Sampler area: Python bindings of SamplerChain (engine/sampler.hpp).
+#include "bindings.hpp"
+#include "engine/sampler.hpp"
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 namespace llama_pybind {
@@ -25,8 +26,12 @@ void register_sampler(py::module_ &m) {
         .def("add_logit_bias", &SamplerChain::add_logit_bias, py::arg("n_vocab"), py::arg("bias"))
         .def("add_grammar", &SamplerChain::add_grammar, py::arg("model"), py::arg("grammar"),
              py::arg("root") = "root", "Constrain output to a GBNF grammar (ValueError if it does not parse).")
-        .def("sample", &SamplerChain::sample, py::arg("logits"),
-             "Apply the chain to a row of logits, accept the selected token and return it.")
+        .def("sample",
+             [](SamplerChain &s, py::array_t<float, py::array::c_style | py::array::forcecast> logits) {
+                 require_arg(logits.ndim() == 1, "logits must be a 1-D array of n_vocab values");
+                 return s.sample(logits.data(), static_cast<int32_t>(logits.shape(0)));
+             },
+             py::arg("logits"), "Apply the chain to a row of logits, accept the selected token and return it.")
         .def("accept", &SamplerChain::accept, py::arg("token"), "Tell the chain a token was emitted.")
         .def("reset", &SamplerChain::reset, "Forget the accepted tokens (penalties, grammar, mirostat state).")
         .def("names", &SamplerChain::names, "Names of the samplers in the chain, in order.")

@@ -1,9 +1,7 @@
 #include "errors.hpp"
 
-#include <cerrno>
 #include <cstdio>
 
-#include "bindings.hpp"
 #include "ggml.h"
 #include "log_capture.hpp"
 #include "remote.hpp"
@@ -72,28 +70,11 @@ std::string with_llama_log(const std::string &message, unsigned long long since)
     return utf8_lossy(message + "\nllama.cpp said:\n" + cause);
 }
 
-void register_errors(py::module_ &m) {
+void install_abort_callback() {
 #if !defined(_MSC_VER)
     // (MSVC assumes C functions never throw: there a failed check still aborts)
     ggml_set_abort_callback(on_ggml_abort);
 #endif
-    py::register_exception<llama_error>(m, "LlamaError", PyExc_RuntimeError);
-
-    py::register_exception_translator([](std::exception_ptr p) {
-        try {
-            if (p) {
-                std::rethrow_exception(p);
-            }
-        } catch (const file_not_found &e) {
-            py::object error = py::module_::import("builtins").attr("FileNotFoundError")(
-                ENOENT, e.what(), e.path);
-            PyErr_SetObject(PyExc_FileNotFoundError, error.ptr());
-        } catch (const invalid_model &e) {
-            PyErr_SetString(PyExc_ValueError, e.what());
-        } catch (const closed_object &e) {
-            PyErr_SetString(PyExc_ValueError, e.what());
-        }
-    });
 }
 
 }  // namespace llama_pybind

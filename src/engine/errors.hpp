@@ -1,7 +1,7 @@
 // The one place where failures become Python exceptions.
 //
-// Binding code throws these C++ types; errors.cpp translates each to the
-// Python exception users expect:
+// Engine code throws these C++ types; bindings/register_errors.cpp translates
+// each to the Python exception users expect:
 //   file_not_found  -> FileNotFoundError (errno ENOENT, with the filename)
 //   invalid_model   -> ValueError          (a file llama.cpp cannot load)
 //   closed_object   -> ValueError          (use after close())
@@ -53,5 +53,10 @@ struct AbortAsException {
 // `message`, followed by what llama.cpp logged (warnings and errors) since
 // the log mark `since` (see log_capture.hpp): the cause, in llama.cpp's words.
 std::string with_llama_log(const std::string &message, unsigned long long since);
+
+// Make a failed ggml check (GGML_ABORT) end in AbortAsException's error, or park the
+// thread of a broken RPC worker connection (remote.hpp); called once, when the module
+// loads.
+void install_abort_callback();
 
 }  // namespace llama_pybind
