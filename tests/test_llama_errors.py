@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from llama_cpp import Llama
+from llama_cpp._sampling import SamplingParams
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +153,34 @@ def test_a_new_call_stops_an_unfinished_stream_with_a_clear_error(llm: Llama) ->
         "Paris"
         in llm("The capital of France is", max_tokens=8, temperature=0)["choices"][0]["text"]
     )
+
+
+def test_a_call_nobody_reads_leaves_the_llama_free(llm: Llama) -> None:
+    # What chat handlers do: start a run, then build the response. A run that is never
+    # read (the caller raised in between) must not keep the Llama: it finished in its turn.
+    sampling = SamplingParams(temperature=0)
+    options = dict(suffix=None, max_tokens=8, sampling=sampling, logprobs=None, echo=False,
+                   stop=[], model=None, grammar=None)  # fmt: skip
+    unread = llm._start_completion("The capital of France is", **options)
+    out: list[str] = []
+    other = threading.Thread(target=lambda: out.append(llm("Hi", max_tokens=2)["id"]))
+    other.start()
+    other.join(timeout=60)
+    assert out, "a call on another thread waited for the unread run"
+    assert "Paris" in unread.response()["choices"][0]["text"]
+
+
+def test_a_failing_callback_leaves_the_llama_free(llm: Llama) -> None:
+    def broken(input_ids: object, scores: object) -> object:
+        raise KeyError("from the processor")
+
+    with pytest.raises(KeyError, match="from the processor"):
+        llm("Hello", max_tokens=4, logits_processor=[broken])
+    out: list[str] = []
+    other = threading.Thread(target=lambda: out.append(llm("Hi", max_tokens=2)["id"]))
+    other.start()
+    other.join(timeout=60)
+    assert out
 
 
 def test_an_abandoned_stream_does_not_block_later_calls(llm: Llama) -> None:

@@ -202,3 +202,21 @@ def test_unusable_chains_are_value_errors() -> None:
         greedy.sample(np.zeros((2, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="logits is empty"):
         greedy.sample(np.zeros(0, dtype=np.float32))
+
+
+def test_sampling_params_from_a_calls_arguments() -> None:
+    from llama_cpp._constants import LLAMA_DEFAULT_SEED
+    from llama_cpp._sampling import SamplingParams
+
+    arguments = {"temp": 0.3, "top_k": 5, "prompt": "not a setting", "seed": None,
+                 "logit_bias": {"7": -1.5}}  # fmt: skip
+    params = SamplingParams.from_call(arguments, default_seed=11, n_vocab=100)
+    assert (params.temperature, params.top_k, params.seed) == (0.3, 5, 11)
+    assert params.logit_bias == {7: -1.5}
+    assert SamplingParams.from_call({}, default_seed=-1, n_vocab=1).seed == LLAMA_DEFAULT_SEED
+    assert "temperature" in SamplingParams.setting_names()
+    assert not {"seed", "logit_bias"} & SamplingParams.setting_names()
+    with pytest.raises(ValueError, match="out of range for a vocabulary of 100"):
+        SamplingParams.from_call({"logit_bias": {100: 1.0}}, default_seed=1, n_vocab=100)
+    with pytest.raises(ValueError, match="top_p must be between 0 and 1"):
+        SamplingParams.from_call({"top_p": 2}, default_seed=1, n_vocab=100)

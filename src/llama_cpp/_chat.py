@@ -10,7 +10,6 @@ from llama_cpp import _tools
 from llama_cpp._completion import ChunkMaker, ChunkStream, Entries
 from llama_cpp._sampling import (
     SamplingParams,
-    normalize_logit_bias,
     normalize_stop,
     warn_removed_options,
 )
@@ -21,19 +20,7 @@ if TYPE_CHECKING:
     from llama_cpp._completion import CompletionRun
     from llama_cpp.llama import Llama
 
-_SAMPLING_KEYS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "typical_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "repeat_penalty",
-    "mirostat_mode",
-    "mirostat_tau",
-    "mirostat_eta",
-)
+_SAMPLING_KEYS = SamplingParams.setting_names()
 CHAT_DEFAULTS: dict[str, Any] = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05}
 
 
@@ -97,7 +84,7 @@ def create_chat_completion(
     tfs_z: float = 1.0,
     **sampling_kwargs: Any,
 ) -> Any:
-    unknown = set(sampling_kwargs) - set(_SAMPLING_KEYS)
+    unknown = set(sampling_kwargs) - _SAMPLING_KEYS
     if unknown:
         raise TypeError(
             f"create_chat_completion() got unexpected keyword argument(s) {sorted(unknown)}"
@@ -162,11 +149,10 @@ def create_chat_completion(
     tool_mode = use_tools and (forced is not None or tool_choice == "required")
     if tool_mode:
         gbnf = _tools.call_grammar(tools, forced)
-    values = {**CHAT_DEFAULTS, **sampling_kwargs}
-    sampling = SamplingParams(
-        **{k: values[k] for k in _SAMPLING_KEYS if k in values},
-        seed=llama._seed if seed is None else seed,
-        logit_bias=normalize_logit_bias(logit_bias, llama.n_vocab()),
+    sampling = SamplingParams.from_call(
+        {**CHAT_DEFAULTS, **sampling_kwargs, "seed": seed, "logit_bias": logit_bias},
+        default_seed=llama._seed,
+        n_vocab=llama.n_vocab(),
     )
     stops = normalize_stop(stop)
     stops += [s for s in normalize_stop(formatted.stop) if s not in stops]  # the format's own
@@ -295,7 +281,7 @@ class _BufferedChatChunks:
     def begin(self) -> list[dict[str, Any]]:
         return []
 
-    def piece(self, text: str, entries: Entries | None) -> list[dict[str, Any]]:
+    def piece(self, text: str, _entries: Entries | None) -> list[dict[str, Any]]:
         self.text.append(text)
         return []
 

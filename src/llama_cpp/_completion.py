@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
@@ -50,7 +51,10 @@ class LogprobsBuilder:
 
 @dataclass
 class CompletionRun:
-    """One completion call: its id, the generation, and how to report it."""
+    """One completion call: its id, the generation, and how to report it.
+
+    ``output`` is set when the generation already ran to the end (a call that does not
+    stream); ``turn`` is held around each step of a stream (``llama_cpp._turns``)."""
 
     generation: _core.Generation
     model_name: str
@@ -61,8 +65,8 @@ class CompletionRun:
     want_logprobs: bool = False
     echo_logprobs: CompletionLogprobs | None = None
     on_finish: Callable[[], None] | None = None
-    step_lock: Any = None
-    superseded: Callable[[], bool] = lambda: False
+    output: Chunk | None = None
+    turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
     id: str = field(default_factory=lambda: f"cmpl-{uuid.uuid4()}")
     created: int = field(default_factory=lambda: int(time.time()))
     completion_tokens: int = 0
@@ -96,7 +100,7 @@ class CompletionRun:
     def run_to_end(self) -> tuple[str, Any]:
         """Generate everything at once (one call into C++): the text and logprob entries."""
         try:
-            result = self.generation.run()
+            result = self.output if self.output is not None else self.generation.run()
         finally:
             if self.on_finish:
                 self.on_finish()
@@ -134,15 +138,9 @@ class CompletionRun:
         }
 
     def next_chunk(self) -> Chunk | None:
-        """The next piece of a stream (None at the end), taken under the Llama's lock;
+        """The next piece of a stream (None at the end), taken in the stream's turn;
         raises if another call has started on the Llama since this stream began."""
-        with self.step_lock:
-            if self.superseded():
-                raise RuntimeError(
-                    "this stream was stopped because another call started on the same Llama; "
-                    "finish (or close()) a stream before starting another call, or use one "
-                    "Llama per thread"
-                )
+        with self.turn:
             return self.generation.next()
 
     def accept(self, chunk: Chunk) -> tuple[str, Entries | None]:

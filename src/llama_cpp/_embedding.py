@@ -117,9 +117,8 @@ class Embedder:
                 f"the inputs have {total} tokens together; the limit per request is "
                 f"{max_total_tokens} (--max_embedding_tokens): send fewer or shorter inputs"
             )
-        with self._llama._lock:
-            if not self._own:
-                self._llama._stream_epoch += 1
+        turns = self._llama._turns
+        with turns.held() if self._own else turns.call():  # the Llama's context: streams end
             rows = self._ctx.embed_many([self._prefix + tokens for tokens in inputs])
         out: list[Any] = []
         for result in map(self._vector, rows):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _core
@@ -133,6 +133,32 @@ class SamplingParams:
             if _number(name, getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         self.seed = normalize_seed(self.seed)
+
+    @classmethod
+    def setting_names(cls) -> frozenset[str]:
+        """The settings calls pass as plain keywords (all but ``seed`` and ``logit_bias``,
+        which are checked on their own)."""
+        return frozenset(f.name for f in fields(cls)) - {"seed", "logit_bias"}
+
+    @classmethod
+    def from_call(
+        cls,
+        arguments: Mapping[str, Any],
+        *,
+        default_seed: int,
+        n_vocab: int,
+    ) -> SamplingParams:
+        """The sampling settings among a call's ``arguments`` (llama-cpp-python's names;
+        ``temp`` is the low-level calls' name for ``temperature``; other keys are not
+        sampling settings and are left alone). ``seed`` None means ``default_seed``;
+        ``logit_bias`` is checked against a vocabulary of ``n_vocab`` tokens."""
+        chosen = {f.name: arguments[f.name] for f in fields(cls) if f.name in arguments}
+        if "temp" in arguments:
+            chosen["temperature"] = arguments["temp"]
+        if chosen.get("seed") is None:
+            chosen["seed"] = default_seed
+        chosen["logit_bias"] = normalize_logit_bias(chosen.get("logit_bias"), n_vocab)
+        return cls(**chosen)
 
     def build_chain(
         self, model: _core.Model, last_n: int, grammar: str | None = None

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from llama_cpp import _chat, _core, _embedding, _loader, _params, _rpc
-from llama_cpp._completion import CompletionRun, LogprobsBuilder
+from llama_cpp._completion import CompletionRun
 from llama_cpp._constants import (
     LLAMA_ATTENTION_TYPE_UNSPECIFIED,
     LLAMA_DEFAULT_SEED,
@@ -22,16 +21,18 @@ from llama_cpp._constants import (
     LLAMA_SPLIT_MODE_LAYER,
     POOLING_TYPE_NAMES,
 )
+from llama_cpp._local_engine import LocalEngine
+from llama_cpp._request import CompletionEngine, prepare
 from llama_cpp._sampling import (
     LogitsProcessorList,
     SamplingParams,
     StoppingCriteriaList,
-    normalize_logit_bias,
     normalize_seed,
     normalize_stop,
     warn_removed_options,
 )
-from llama_cpp._timings import print_timings, verbose_log
+from llama_cpp._timings import verbose_log
+from llama_cpp._turns import Turns
 from llama_cpp.llama_cache import BaseLlamaCache, common_prefix_length
 from llama_cpp.llama_chat_format import registered_chat_handler
 from llama_cpp.llama_grammar import LlamaGrammar
@@ -69,9 +70,9 @@ class Llama:
     that stream with a clear error.
     """
 
-    # whether __init__ creates the llama.cpp context (a subclass whose generation runs
-    # elsewhere, like the server's, keeps only the model and the context parameters)
-    _owns_context: ClassVar[bool] = True
+    # whether __init__ creates the llama.cpp context; a Llama made by _without_context
+    # (the server's, whose completions run on its scheduler) keeps only the model
+    _wants_context: bool = True
 
     def __init__(
         self,
@@ -199,14 +200,14 @@ class Llama:
             devices=_rpc.model_devices(endpoints),
         )
         self.cache: BaseLlamaCache | None = None
-        self._lock = threading.Lock()
-        self._stream_epoch = 0
+        self._turns = Turns()
+        self._engine: CompletionEngine | None = None
         self._embedder: _embedding.Embedder | None = None
         self._prefixed_mean = False
         with verbose_log(self.verbose):
             self._model = _core.Model(self.model_path, **vars(self.model_params))
             self._prefixed_mean = _embedding.uses_prefixed_mean(self._model, pooling_type)
-            if vocab_only or not self._owns_context:
+            if vocab_only or not self._wants_context:
                 self._ctx: _core.Context | None = None
             else:
                 if self._prefixed_mean and embedding:
@@ -215,6 +216,7 @@ class Llama:
                     _embedding.embedding_context_params(self.context_params)
                 self._ctx = _core.Context.from_params(self._model, self.context_params)
                 self.context_params = self._ctx.params
+                self._engine = LocalEngine(self)
                 if lora_path:
                     self._adapter = _core.LoraAdapter(self._model, os.fspath(lora_path))
                     self._ctx.set_lora([self._adapter], [float(lora_scale)])
@@ -260,8 +262,9 @@ class Llama:
         return self.ctx.n_past
 
     def n_ctx(self) -> int:
-        """Context length in tokens."""
-        return self.ctx.n_ctx if self._ctx is not None else self._model.n_ctx_train
+        """Positions one call can use: the context's length (a slot's share of it in the
+        server; the model's training length when loaded with vocab_only)."""
+        return self._engine.positions() if self._engine is not None else self._model.n_ctx_train
 
     def n_embd(self) -> int:
         return self._model.n_embd
@@ -303,15 +306,13 @@ class Llama:
     # ---- low-level loop ------------------------------------------------------------
     def reset(self) -> None:
         """Forget the tokens held in the context."""
-        with self._lock:
-            self._stream_epoch += 1
+        with self._turns.call():
             self.ctx.clear()
 
     def eval(self, tokens: Sequence[int]) -> None:
         """Decode ``tokens`` after those already in the context. With ``logits_all=True``
         the logits after every token are kept in :attr:`scores`."""
-        with self._lock:
-            self._stream_epoch += 1
+        with self._turns.call():
             start = self.ctx.n_past
             rows = self.ctx.decode(list(tokens), 0, self._logits_all)
             if self._logits_all and rows is not None:
@@ -330,7 +331,7 @@ class Llama:
         buffer = self._score_rows()
         n = self.n_tokens
         if n > 0:
-            with self._lock:
+            with self._turns.held():
                 buffer[n - 1] = self.ctx.logits()
         return buffer
 
@@ -388,13 +389,8 @@ class Llama:
 
         warn_removed_options(tfs_z=tfs_z, penalize_nl=penalize_nl)
 
-        chain = self._sampler_chain(
-            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
-            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
-            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, grammar=grammar,
-        )  # fmt: skip
-        with self._lock:
+        chain = self._sampler_chain(locals(), grammar)
+        with self._turns.held():
             held = self.ctx.tokens(0)
             if not held:
                 raise ValueError("nothing has been evaluated yet: call eval(tokens) first")
@@ -414,26 +410,12 @@ class Llama:
             return int(chain.sample(scores))
 
     def _sampler_chain(
-        self, *, top_k: int, top_p: float, min_p: float, typical_p: float, temp: float,
-        repeat_penalty: float, frequency_penalty: float, presence_penalty: float,
-        mirostat_mode: int, mirostat_tau: float, mirostat_eta: float,
-        grammar: LlamaGrammar | None,
-    ) -> _core.SamplerChain:  # fmt: skip
-        """The sampler chain of the low-level calls (generate, sample), llama-cpp-python's
-        parameter names."""
-        sampling = SamplingParams(
-            temperature=temp,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            typical_p=typical_p,
-            repeat_penalty=repeat_penalty,
-            frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty,
-            mirostat_mode=mirostat_mode,
-            mirostat_tau=mirostat_tau,
-            mirostat_eta=mirostat_eta,
-            seed=self._seed,
+        self, arguments: dict[str, Any], grammar: LlamaGrammar | None
+    ) -> _core.SamplerChain:
+        """The sampler chain of the low-level calls (generate, sample) from their
+        arguments (llama-cpp-python's names)."""
+        sampling = SamplingParams.from_call(
+            arguments, default_seed=self._seed, n_vocab=self._model.n_vocab
         )
         return sampling.build_chain(
             self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
@@ -465,18 +447,13 @@ class Llama:
 
         warn_removed_options(tfs_z=tfs_z, penalize_nl=penalize_nl)
 
-        chain = self._sampler_chain(
-            top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp,
-            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
-            mirostat_tau=mirostat_tau, mirostat_eta=mirostat_eta, grammar=grammar,
-        )  # fmt: skip
+        chain = self._sampler_chain(locals(), grammar)
         tokens = list(tokens)
         if reset:
             self.reset()
         pending = tokens
         while True:
-            with self._lock:
+            with self._turns.call():  # it decodes: an open stream ends
                 if pending:
                     self.ctx.decode(pending, 0, False)
                 scores = self.ctx.logits()
@@ -522,20 +499,8 @@ class Llama:
         """Complete ``prompt`` (text or token ids). ``max_tokens`` None or <= 0 generates
         until the context is full; ``stream=True`` returns an iterator of chunks."""
         warn_removed_options(tfs_z=tfs_z)
-        sampling = SamplingParams(
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            typical_p=typical_p,
-            repeat_penalty=repeat_penalty,
-            frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty,
-            mirostat_mode=mirostat_mode,
-            mirostat_tau=mirostat_tau,
-            mirostat_eta=mirostat_eta,
-            seed=self._seed if seed is None else seed,
-            logit_bias=normalize_logit_bias(logit_bias, self._model.n_vocab),
+        sampling = SamplingParams.from_call(
+            locals(), default_seed=self._seed, n_vocab=self._model.n_vocab
         )
         run = self._start_completion(
             prompt,
@@ -555,170 +520,49 @@ class Llama:
 
     __call__ = create_completion
 
-    def _prompt_tokens(
-        self, prompt: str | list[int] | bytes, suffix: str | None
-    ) -> tuple[list[int], str]:
-        if isinstance(prompt, (str, bytes)):
-            text = prompt.decode("utf-8") if isinstance(prompt, bytes) else prompt
-            tokens = self.tokenize(text.encode("utf-8"), add_bos=True, special=True) if text else []
-        elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
-            tokens, text = list(prompt), ""
-        else:
-            raise TypeError(
-                f"prompt must be a string or a list of token ids, got {type(prompt).__name__}"
-            )
-        if not tokens:
-            bos = self._model.token_bos
-            tokens = [bos if bos >= 0 else self._model.token_eos]
-        if suffix is not None and self._model.token_fim_pre >= 0 and self._model.token_fim_suf >= 0:
-            suffix_tokens = self.tokenize(suffix.encode("utf-8"), add_bos=False, special=False)
-            pre, suf, mid = (
-                self._model.token_fim_pre,
-                self._model.token_fim_suf,
-                self._model.token_fim_mid,
-            )
-            if self.spm_infill:
-                tokens = [suf, *suffix_tokens, pre, *tokens, mid]
-            else:
-                tokens = [pre, *tokens, suf, *suffix_tokens, mid]
-        return tokens, text
-
     def _start_completion(
         self,
         prompt: Any,
         *,
-        suffix: str | None,
-        max_tokens: int | None,
-        sampling: SamplingParams,
-        logprobs: int | None,
-        echo: bool,
-        stop: list[str],
-        model: str | None,
-        grammar: LlamaGrammar | None,
         logits_processor: Any = None,
         stopping_criteria: Any = None,
-        stream: bool = False,
+        **options: Any,
     ) -> CompletionRun:
-        tokens, prompt_text, chain = self._prepare_completion(
-            prompt, suffix, max_tokens, logprobs, sampling, grammar
+        """Prepare a completion call (``llama_cpp._request.prepare``'s keywords) and start
+        it on this Llama's engine."""
+        engine = self._engine
+        if engine is None:
+            raise ValueError("this Llama was loaded with vocab_only=True: it has no context")
+        request = prepare(
+            self,
+            engine,
+            prompt,
+            logits_processor=_as_list(logits_processor, LogitsProcessorList),
+            stopping_criteria=_as_list(stopping_criteria, StoppingCriteriaList),
+            **options,
         )
-        check_signals = threading.current_thread() is threading.main_thread()
-        processor = _as_list(logits_processor, LogitsProcessorList)
-        criteria = _as_list(stopping_criteria, StoppingCriteriaList)
-        self._lock.acquire()
-        try:
-            self._stream_epoch += 1
-            echo_logprobs = None
-            if echo and logprobs is not None:
-                self.ctx.clear()
-                echo_logprobs = self._prompt_logprobs(tokens, logprobs)
-                rest: list[int] = []
-            else:
-                if self.cache is not None:
-                    self._restore_cached_prefix(tokens)
-                reused = self.ctx.reuse_prefix(0, tokens)
-                rest = tokens[reused:]
-            if self.verbose:
-                self.ctx.perf_reset()
-            generation = _core.Generation(
-                self.ctx,
-                chain,
-                0,
-                rest,
-                -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
-                stop,
-                -1 if logprobs is None else logprobs,
-                check_signals,
-                processor,
-                criteria,
-                **self._draft_arguments,
-            )
-            epoch = self._stream_epoch
-        except BaseException:
-            self._lock.release()
-            raise
-        # A stream takes the lock per chunk (CompletionRun.next_chunk), so
-        # other calls can run between chunks; they end the stream (epoch).
-        if stream:
-            self._lock.release()
-        finished = False
-
-        def finish() -> None:
-            nonlocal finished
-            if not finished:
-                finished = True
-                if self.cache is not None:
-                    self._cache_state(locked=not stream, epoch=epoch)
-                if not stream:
-                    self._lock.release()
-                if self.verbose and not self.ctx.closed:
-                    print_timings(self.ctx.perf(), chain.perf())
-
-        return CompletionRun(
-            generation=generation,
-            model_name=model or self.model_path,
-            prompt_tokens=len(tokens),
-            piece=self._token_text,
-            prefix_text=prompt_text if echo else "",
-            suffix_text=suffix if suffix is not None and self._model.token_fim_pre < 0 else "",
-            want_logprobs=logprobs is not None,
-            echo_logprobs=echo_logprobs,
-            on_finish=finish,
-            step_lock=self._lock,
-            superseded=lambda: self._stream_epoch != epoch,
-        )
+        return engine.start(request)
 
     def _context_advice(self) -> tuple[str, str]:
-        """What holds a prompt, and how to make it larger (for the prompt-too-long error)."""
-        return "the context", (
-            f"create the Llama with a larger n_ctx (up to the model's {self._model.n_ctx_train})"
-        )
+        """What holds a call's tokens and how to make it larger (for length errors)."""
+        if self._engine is None:
+            return "the model", "load it without vocab_only"
+        return self._engine.holder, self._engine.advice
 
-    def _prepare_completion(
-        self,
-        prompt: Any,
-        suffix: str | None,
-        max_tokens: Any,
-        logprobs: Any,
-        sampling: SamplingParams,
-        grammar: LlamaGrammar | None,
-    ) -> tuple[list[int], str, _core.SamplerChain]:
-        """Checked arguments -> the prompt's tokens and text, and the call's sampler chain
-        (penalties primed with the prompt's tail)."""
-        check_completion_args(max_tokens, logprobs, grammar)
-        tokens, prompt_text = self._prompt_tokens(prompt, suffix)
-        n_ctx = self.n_ctx()
-        if len(tokens) >= n_ctx:
-            holder, advice = self._context_advice()
-            raise ValueError(
-                f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}: the prompt "
-                f"has {len(tokens)} tokens and {holder} holds {n_ctx}; shorten the prompt or "
-                f"{advice}"
-            )
-        chain = sampling.build_chain(
-            self._model, self.last_n_tokens_size, grammar.grammar if grammar else None
-        )
-        chain.prime(tokens[-self.last_n_tokens_size :] if self.last_n_tokens_size else [])
-        return tokens, prompt_text, chain
+    def _use_engine(self, engine: CompletionEngine) -> None:
+        """Run completions on ``engine`` (the server's scheduler) instead of a context of
+        this Llama's own; used with :meth:`_without_context`."""
+        self._engine = engine
 
-    def _prompt_logprobs(self, tokens: list[int], top_n: int) -> Any:
-        import numpy as np
+    @classmethod
+    def _without_context(cls, model_path: str | os.PathLike, **kwargs: Any) -> Llama:
+        """A Llama that loads the model but creates no context: its completions run on
+        the engine given to :meth:`_use_engine`, its embeddings on a context of their own."""
+        llama = cls.__new__(cls)
+        llama._wants_context = False
+        llama.__init__(model_path, **kwargs)  # type: ignore[misc]
+        return llama
 
-        rows = self.ctx.decode(tokens, 0, True)
-        assert rows is not None  # all_logits=True returns a row per token
-        shifted = rows - rows.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        builder = LogprobsBuilder(self._token_text)
-        builder.add(tokens[0], None, None)
-        for i, token in enumerate(tokens[1:]):
-            row = logp[i]
-            top = np.argsort(-row)[:top_n] if top_n > 0 else np.array([], dtype=np.intp)
-            tops = {self._token_text(int(t)): float(row[t]) for t in top}
-            tops.setdefault(self._token_text(token), float(row[token]))
-            builder.add(token, float(row[token]), tops)
-        return builder.data
-
-    # ---- chat ---------------------------------------------------------------------------
     def create_chat_completion(
         self,
         messages: list[dict[str, Any]],
@@ -832,7 +676,7 @@ class Llama:
     # ---- state ------------------------------------------------------------------------
     def save_state(self) -> LlamaState:
         """Snapshot the context (tokens and KV state) to restore with :meth:`load_state`."""
-        with self._lock:
+        with self._turns.held():
             state = self._snapshot()
         if self.verbose:
             print(f"Llama.save_state: {state.llama_state_size} bytes, {state.n_tokens} tokens",
@@ -856,8 +700,7 @@ class Llama:
 
     def load_state(self, state: LlamaState) -> None:
         """Restore a :meth:`save_state` snapshot."""
-        with self._lock:
-            self._stream_epoch += 1
+        with self._turns.call():
             self.ctx.set_seq_state(
                 0, bytes(state.llama_state), [int(t) for t in state.input_ids[: state.n_tokens]]
             )
@@ -879,47 +722,6 @@ class Llama:
                 f"None, got {type(cache).__name__}"
             )
         self.cache = cache
-
-    def _restore_cached_prefix(self, tokens: list[int]) -> None:
-        """Restore the cached state sharing the longest prefix with ``tokens`` when it
-        shares more than the context holds (the caller holds the lock)."""
-        assert self.cache is not None
-        try:
-            state = self.cache[tokens]
-        except KeyError:
-            return
-        cached = common_prefix_length(state.input_ids[: state.n_tokens].tolist(), tokens)
-        held = common_prefix_length(self.ctx.tokens(0), tokens)
-        if cached <= held:
-            return
-        self.ctx.set_seq_state(
-            0, bytes(state.llama_state), state.input_ids[: state.n_tokens].tolist()
-        )
-        if self.verbose:
-            print(f"Llama: prompt cache hit, {cached} of {len(tokens)} prompt tokens restored",
-                  file=sys.stderr)  # fmt: skip
-
-    def _cache_state(self, locked: bool, epoch: int) -> None:
-        """Store the context's state in the cache after a completion (unless another
-        call has since started on this Llama)."""
-        assert self.cache is not None
-        if not locked:
-            self._lock.acquire()
-        try:
-            if self._stream_epoch != epoch or self.ctx.closed:
-                return
-            state = self._snapshot()
-            evicted = self.cache.store(state.input_ids.tolist(), state)
-        finally:
-            if not locked:
-                self._lock.release()
-        if self.verbose:
-            print(f"Llama: prompt cache stored {state.n_tokens} tokens "
-                  f"({state.llama_state_size} bytes)", file=sys.stderr)  # fmt: skip
-            for n_tokens in evicted:
-                print(f"Llama: prompt cache over its capacity ({self.cache.capacity_bytes} "
-                      f"bytes): evicted the least recently used state ({n_tokens} tokens)",
-                      file=sys.stderr)  # fmt: skip
 
     # ---- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
@@ -969,18 +771,6 @@ class Llama:
 
         path = download_model(repo_id, filename, local_dir=local_dir, cache_dir=cache_dir)
         return cls(model_path=path, **kwargs)
-
-
-def check_completion_args(max_tokens: Any, logprobs: Any, grammar: Any) -> None:
-    """Type checks shared by every completion entry point."""
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
-        raise TypeError(f"max_tokens must be an int or None, got {max_tokens!r}")
-    if logprobs is not None and (
-        isinstance(logprobs, bool) or not isinstance(logprobs, int) or logprobs < 0
-    ):
-        raise ValueError(f"logprobs must be None or an int >= 0, got {logprobs!r}")
-    if grammar is not None and not isinstance(grammar, LlamaGrammar):
-        raise TypeError("grammar must be a LlamaGrammar (use LlamaGrammar.from_string(...))")
 
 
 class _TokenText:

@@ -1,13 +1,14 @@
-"""One served model: its ServedLlama, the shared context and the scheduler."""
+"""One served model: its Llama, the shared context, the scheduler and its engine."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from llama_cpp.llama import Llama
 from llama_cpp.llama_cache import BaseLlamaCache, LlamaDiskCache, LlamaRAMCache
 from llama_cpp.server.scheduler import Scheduler
-from llama_cpp.server.served import ServedLlama, shared_context
+from llama_cpp.server.served import ScheduledEngine, shared_context
 from llama_cpp.server.settings import EmbeddingLimits, ModelSettings
 
 
@@ -27,7 +28,7 @@ class ModelRunner:
     def __init__(self, settings: ModelSettings, max_queue: int, limits: EmbeddingLimits):
         self.settings = settings
         self.name = settings.name
-        self.llama = ServedLlama(
+        self.llama = Llama._without_context(
             settings.model,
             n_gpu_layers=settings.n_gpu_layers,
             rpc_servers=settings.rpc_servers,
@@ -41,7 +42,7 @@ class ModelRunner:
         )
         context = shared_context(self.llama, settings.n_parallel, settings.n_ctx, settings.n_batch)
         self.scheduler = Scheduler(context, max_queue=max_queue, cache=prompt_cache(settings))
-        self.llama.attach(self.scheduler)
+        self.llama._use_engine(ScheduledEngine(self.scheduler))
         self._embed_lock = threading.Lock()
         self.limits = limits
 

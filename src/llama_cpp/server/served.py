@@ -1,17 +1,17 @@
-"""A Llama whose completions run on the shared scheduler instead of its own context.
+"""A served model's completions as jobs on the shared scheduler.
 
-``ServedLlama`` keeps everything ``Llama`` does to turn a request into tokens, a sampler
+The served ``Llama`` keeps everything it does to turn a request into tokens, a sampler
 chain and stop strings (chat templates, tools, JSON schemas, logprobs, streaming
-chunks), and replaces only the last part: the generation is a :class:`Job` on the
-:class:`Scheduler`, so any number of requests run at once, each in its own sequence.
-It creates no context of its own: the scheduler's is the only one for generation, and
-embeddings get one of a slot's size when first asked (``Llama``'s embeddings context).
+chunks: ``llama_cpp._request``); its engine, :class:`ScheduledEngine`, replaces only
+the last part: the generation is a :class:`Job` on the :class:`Scheduler`, so any
+number of requests run at once, each in its own sequence. The Llama creates no context
+of its own: the scheduler's is the only one for generation, and embeddings get one of a
+slot's size when first asked (``Llama``'s embeddings context).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from typing import Any
 
 from llama_cpp import _core
 from llama_cpp._completion import ChunkStream, CompletionRun
+from llama_cpp._request import CompletionRequest, check_prompt_on
 from llama_cpp.llama import Llama
 from llama_cpp.server.logs import note_usage
 from llama_cpp.server.scheduler import Arrival, Chunk, End, Failed, Job, Scheduler
@@ -115,60 +116,43 @@ async def stream_chunks(stream: ChunkStream[Any]) -> AsyncGenerator[Any, None]:
             generation.cancel()
 
 
-class ServedLlama(Llama):
-    """``Llama`` for the server: completions go through ``scheduler`` (see module doc)."""
+class ScheduledEngine:
+    """The completion engine of a served model (see ``llama_cpp._request``): each request
+    is a :class:`Job` on the scheduler, in a slot of the shared context."""
 
-    scheduler: Scheduler
-    _owns_context = False
+    holder = "a request's share of the server's context"
+    advice = "start the server with a larger --n_ctx (positions per request)"
 
-    def attach(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
 
-    def n_ctx(self) -> int:
-        """Positions one request can use: a slot's share of the shared context."""
+    def positions(self) -> int:
         return self.scheduler.context.n_ctx_seq
 
-    def _context_advice(self) -> tuple[str, str]:
-        return "a request's share of the server's context", (
-            "start the server with a larger --n_ctx (positions per request)"
-        )
+    def check_prompt(self, n_tokens: int) -> None:
+        check_prompt_on(self.scheduler.context, self, n_tokens)
 
-    def _start_completion(self, prompt: Any, **options: Any) -> CompletionRun:
-        """Llama's preparation (tokens, chain, stops), then a scheduler Job."""
-        if options.get("logits_processor") or options.get("stopping_criteria"):
+    def start(self, request: CompletionRequest) -> CompletionRun:
+        if request.logits_processor or request.stopping_criteria:
             raise ValueError("the server does not run Python logits processors or criteria")
-        max_tokens, logprobs = options["max_tokens"], options["logprobs"]
-        suffix, echo, grammar = options["suffix"], options["echo"], options["grammar"]
-        if echo and logprobs is not None:
+        if request.echo and request.logprobs >= 0:
             raise ValueError("echo together with logprobs is not supported by the server")
-        tokens, prompt_text, chain = self._prepare_completion(
-            prompt, suffix, max_tokens, logprobs, options["sampling"], grammar
-        )
-        request = current_request.get()
+        arrival = current_request.get()
         job = Job(
-            tokens,
-            chain,
-            -1 if max_tokens is None or max_tokens <= 0 else max_tokens,
-            options["stop"],
-            -1 if logprobs is None else logprobs,
-            loop=request.stream_loop if request is not None and options["stream"] else None,
-            timeout_s=request.timeout_s if request is not None else None,
+            request.tokens,
+            request.chain,
+            request.max_tokens,
+            request.stop,
+            request.logprobs,
+            loop=arrival.stream_loop if arrival is not None and request.stream else None,
+            timeout_s=arrival.timeout_s if arrival is not None else None,
         )
-        self.scheduler.submit(job, request.arrival if request is not None else None)
+        self.scheduler.submit(job, arrival.arrival if arrival is not None else None)
         generation = JobGeneration(job)
-        room = self.n_ctx() - len(tokens)
+        room = self.positions() - len(request.tokens)
         asked = job.max_tokens
         generation.completion_tokens_limit = room if asked < 0 else min(asked, room)
-        return CompletionRun(
-            generation=generation,  # type: ignore[arg-type]
-            model_name=options["model"] or self.model_path,
-            prompt_tokens=len(tokens),
-            piece=self._token_text,
-            prefix_text=prompt_text if echo else "",
-            suffix_text=suffix if suffix is not None and self._model.token_fim_pre < 0 else "",
-            want_logprobs=logprobs is not None,
-            step_lock=contextlib.nullcontext(),
-        )
+        return request.run(generation)
 
 
 def shared_context(llama: Llama, n_parallel: int, n_ctx: int, n_batch: int) -> _core.Context:
