@@ -153,15 +153,23 @@ def preprocess(path: Path, text: str) -> tuple[str, list[Define]]:
         if keyword == "ifdef" and rest == "__cplusplus":
             cplusplus_depth = 1
         elif keyword == "define":
-            macro = re.match(r"(\w+)(\(?)\s*(.*)$", rest)
-            assert macro is not None
-            name, function_like, value = macro.groups()
-            if name in PLUMBING_MACROS or not value:
-                continue
-            if function_like:
-                raise HeaderError(path, number, line, "an unknown function-like macro")
-            defines.append(Define(name, value, number))
+            define = read_define(path, number, line, rest)
+            if define is not None:
+                defines.append(define)
     return "\n".join(lines), defines
+
+
+def read_define(path: Path, number: int, line: str, rest: str) -> Define | None:
+    """The constant a ``#define`` (``rest``: the text after the keyword) gives; None for
+    llama.h's plumbing and for a macro without a value."""
+    macro = re.match(r"(\w+)(\(?)\s*(.*)$", rest)
+    assert macro is not None
+    name, function_like, value = macro.groups()
+    if name in PLUMBING_MACROS or not value:
+        return None
+    if function_like:
+        raise HeaderError(path, number, line, "an unknown function-like macro")
+    return Define(name, value, number)
 
 
 def split_statements(path: Path, code: str) -> list[Statement]:
@@ -396,6 +404,20 @@ class Generator:
 
     def ctype(self, declaration: str) -> str:
         """The ctypes expression for a C type (``const struct llama_model *``...)."""
+        keyword, name, stars = self.type_parts(declaration)
+        if keyword == "enum":
+            if name not in {e.name for e in self.enums}:
+                self.ggml_enum(name)
+            return self.pointer("ctypes.c_int", stars)
+        if keyword == "struct" or (not keyword and name in self.typedef_structs):
+            return self.struct_ctype(name, stars)
+        builtin = self.builtin_ctype(name, stars)
+        if builtin is not None:
+            return builtin
+        return self.named_ctype(name, stars, declaration)
+
+    def type_parts(self, declaration: str) -> tuple[str, str, int]:
+        """A C type as (``struct``/``enum`` or "", its name, how many ``*``)."""
         words = [w for w in re.findall(r"\w+|\*|\S", declaration) if w != "const"]
         stars = words.count("*")
         words = [w for w in words if w != "*"]
@@ -407,17 +429,19 @@ class Generator:
             raise self.fail(f"an unsupported type: {declaration}")
         if keyword == "union":
             raise self.fail(f"a named union: {declaration}")
-        if keyword == "enum":
-            if name not in {e.name for e in self.enums}:
-                self.ggml_enum(name)
-            return self.pointer("ctypes.c_int", stars)
-        if keyword == "struct" or (not keyword and name in self.typedef_structs):
-            if name in self.complete_structs:
-                return self.pointer(name, stars, f"{name}_p")
-            if stars == 0:
-                raise self.fail(f"struct {name} by value, but its fields are not in llama.h")
-            self.opaque_structs[name] = None
-            return self.pointer(f"{name}_p_ctypes", stars - 1)
+        return keyword, name, stars
+
+    def struct_ctype(self, name: str, stars: int) -> str:
+        """A struct of llama.h: by its class when its fields are known, else opaque."""
+        if name in self.complete_structs:
+            return self.pointer(name, stars, f"{name}_p")
+        if stars == 0:
+            raise self.fail(f"struct {name} by value, but its fields are not in llama.h")
+        self.opaque_structs[name] = None
+        return self.pointer(f"{name}_p_ctypes", stars - 1)
+
+    def builtin_ctype(self, name: str, stars: int) -> str | None:
+        """C's own types (``void``, ``char *``, ``FILE *``, the scalars); None for others."""
         if name == "void":
             if stars == 0:
                 return "None"
@@ -428,6 +452,10 @@ class Generator:
             return self.pointer("ctypes.c_void_p", stars - 1)
         if name in C_SCALARS:
             return self.pointer(C_SCALARS[name], stars)
+        return None
+
+    def named_ctype(self, name: str, stars: int, declaration: str) -> str:
+        """A typedef of llama.h or of ggml's headers (scalar, handle or callback)."""
         if name in dict(self.scalar_typedefs):
             return self.pointer(name, stars, f"{name}_p")
         if name in self.handle_typedefs or name in self.ggml_handles:
@@ -569,6 +597,15 @@ class Generator:
     def render(self) -> str:
         out = Writer()
         out.raw(MODULE_HEAD)
+        self.render_constants_and_types(out)
+        self.render_structs_and_callbacks(out)
+        self.render_functions(out)
+        text = out.text()
+        check_unique_names(text)
+        return text
+
+    def render_constants_and_types(self, out: Writer) -> None:
+        """The #define constants, enums, scalar typedefs and handle types."""
         out.section("#define constants (from ggml's headers, those llama.h uses, then llama.h)")
         for constant in [*sorted(self.ggml_defines.values(), key=self.define_order), *self.defines]:
             out.line(f"{constant.name} = {constant.expression}")
@@ -591,6 +628,9 @@ class Generator:
             out.line(f"{name}_ctypes = ctypes.c_void_p")
         for name in self.void_typedefs:
             out.line(f"{name} = ctypes.c_void_p")
+
+    def render_structs_and_callbacks(self, out: Writer) -> None:
+        """The struct classes, the callback types, then the structs' fields (which use them)."""
         out.section("structs and unions (their fields are set once the callback types exist)")
         for struct in self.structs:
             out.classdef(struct.name, struct.base, f"``{kind(struct)} {struct.name}`` of llama.h.")
@@ -614,6 +654,9 @@ class Generator:
                 out.line(f"{struct.name}._anonymous_ = ({names})")
             fields = [f'("{name}", {ctype})' for name, ctype in struct.fields]
             out.listing(f"{struct.name}._fields_ = [", fields, "]")
+
+    def render_functions(self, out: Writer) -> None:
+        """The bound functions, llama-cpp-python's aliases and the tables of what is bound."""
         out.section("functions (a function the loaded library lacks raises NotImplementedError)")
         for function in self.functions:
             arguments = [f'"{function.name}"', function.restype, *function.argtypes]
@@ -633,9 +676,6 @@ class Generator:
         out.blank()
         out.line("# functions of llama.h the loaded library does not export (calling one raises)")
         out.line("UNBOUND_FUNCTIONS: tuple[str, ...] = _bind.unbound()")
-        text = out.text()
-        check_unique_names(text)
-        return text
 
     def define_order(self, constant: Constant) -> tuple[bool, str, int]:
         return ggml_order(self.ggml.defines[constant.name])

@@ -46,7 +46,7 @@ def tolerated(check: str, text: str, gpu_optional: bool) -> bool:
     return check in GPU_ABSENT_CHECKS
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="a GGUF file (default: the test model)")
     parser.add_argument("--expect-mode", choices=("native", "portable"))
@@ -60,11 +60,15 @@ def main() -> int:
         from fetch_test_model import fetch_test_model
 
         args.model = str(fetch_test_model())
+    return args
 
+
+def check_installation(args: argparse.Namespace, seen: dict[str, object]) -> None:
+    """The package is an installed one, with the build and the backends it should have."""
     import llama_cpp
     from llama_cpp._loader import backend_failures, loaded_backend_files
 
-    seen: dict[str, object] = {"package": str(Path(llama_cpp.__file__).parent)}
+    seen["package"] = str(Path(llama_cpp.__file__).parent)
     if "site-packages" not in seen["package"] and "dist-packages" not in seen["package"]:
         raise SystemExit(f"llama_cpp was imported from {seen['package']}, not an installation")
     info = llama_cpp.build_info()
@@ -85,32 +89,49 @@ def main() -> int:
             raise SystemExit(f"the backend module {name} could not be loaded: {reason}")
     seen["system_info"] = llama_cpp.system_info().strip()
 
-    if not args.no_doctor:
-        doctor = subprocess.run(
-            [sys.executable, "-m", "llama_cpp.doctor", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        report = json.loads(doctor.stdout)
-        problems = [
-            f
-            for f in report["findings"]
-            if f["severity"] in ("warn", "fail")
-            and not tolerated(f["check"], f["title"], args.gpu_optional)
-        ]
-        seen["doctor_exit"] = doctor.returncode
-        reported = {f["check"]: f for f in report["findings"] if f["severity"] in ("warn", "fail")}
-        seen["doctor_findings"] = {c: (f["title"], f["fix"]) for c, f in reported.items()}
-        for check in args.expect_finding:
-            if check not in reported:
-                raise SystemExit(f"llama-cpp doctor did not report {check}: {report['findings']}")
-        if problems:
-            raise SystemExit(f"llama-cpp doctor found problems: {problems}\n{doctor.stderr}")
+
+def check_doctor(args: argparse.Namespace, seen: dict[str, object]) -> None:
+    """``llama-cpp doctor --json`` reports no problem, and every expected finding."""
+    doctor = subprocess.run(
+        [sys.executable, "-m", "llama_cpp.doctor", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(doctor.stdout)
+    problems = [
+        f
+        for f in report["findings"]
+        if f["severity"] in ("warn", "fail")
+        and not tolerated(f["check"], f["title"], args.gpu_optional)
+    ]
+    seen["doctor_exit"] = doctor.returncode
+    reported = {f["check"]: f for f in report["findings"] if f["severity"] in ("warn", "fail")}
+    seen["doctor_findings"] = {c: (f["title"], f["fix"]) for c, f in reported.items()}
+    for check in args.expect_finding:
+        if check not in reported:
+            raise SystemExit(f"llama-cpp doctor did not report {check}: {report['findings']}")
+    if problems:
+        raise SystemExit(f"llama-cpp doctor found problems: {problems}\n{doctor.stderr}")
+
+
+def check_offload(backend: str, load_log: str, seen: dict[str, object]) -> None:
+    """llama.cpp's load log says every layer went to ``backend``'s first device."""
+    offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", load_log)
+    seen["offloaded"] = offloaded.group(0) if offloaded else None
+    if not offloaded or offloaded.group(1) != offloaded.group(2):
+        raise SystemExit(f"not every layer went to the GPU:\n{load_log[-3000:]}")
+    if f"{backend}0 model buffer size" not in load_log:
+        raise SystemExit(f"no {backend}0 model buffer in llama.cpp's load log")
+
+
+def check_generation(args: argparse.Namespace, seen: dict[str, object]) -> None:
+    """The model loads (on the GPU with --on-gpu) and a greedy generation gives text."""
+    import llama_cpp
 
     started = time.perf_counter()
     log: list[str] = []
-    llama_cpp.set_log_callback(lambda level, text: log.append(text.decode(errors="replace")))
+    llama_cpp.set_log_callback(lambda _level, text: log.append(text.decode(errors="replace")))
     try:
         llm = llama_cpp.Llama(
             args.model, n_ctx=256, n_gpu_layers=-1 if args.on_gpu else 0, verbose=False
@@ -118,19 +139,22 @@ def main() -> int:
     finally:
         llama_cpp.set_log_callback(None)
     if args.on_gpu:
-        load_log = "".join(log)
-        offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", load_log)
-        seen["offloaded"] = offloaded.group(0) if offloaded else None
-        if not offloaded or offloaded.group(1) != offloaded.group(2):
-            raise SystemExit(f"not every layer went to the GPU:\n{load_log[-3000:]}")
-        if f"{args.on_gpu}0 model buffer size" not in load_log:
-            raise SystemExit(f"no {args.on_gpu}0 model buffer in llama.cpp's load log")
+        check_offload(args.on_gpu, "".join(log), seen)
     out = llm("The capital of France is", max_tokens=16, temperature=0.0)
     seen["generation_seconds"] = round(time.perf_counter() - started, 2)
     text = out["choices"][0]["text"]
     seen["text"] = text
     if not text.strip():
         raise SystemExit("the model generated no text")
+
+
+def main() -> int:
+    args = parse_args()
+    seen: dict[str, object] = {}
+    check_installation(args, seen)
+    if not args.no_doctor:
+        check_doctor(args, seen)
+    check_generation(args, seen)
     print(json.dumps(seen))
     return 0
 

@@ -24,7 +24,7 @@ NEAR_TIE_NATS = 0.5
 def load_with_log(model_path: Path, **kwargs: Any) -> tuple[llama_cpp.Llama, str]:
     """A Llama and llama.cpp's load log."""
     lines: list[str] = []
-    llama_cpp.set_log_callback(lambda level, text: lines.append(text.decode(errors="replace")))
+    llama_cpp.set_log_callback(lambda _level, text: lines.append(text.decode(errors="replace")))
     try:
         llm = llama_cpp.Llama(str(model_path), n_ctx=512, verbose=False, **kwargs)
     finally:

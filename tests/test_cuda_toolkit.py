@@ -103,7 +103,7 @@ def test_without_nvcc_the_pip_toolkit_is_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
-    monkeypatch.setattr(backend.shutil, "which", lambda name, path=None: None)
+    monkeypatch.setattr(backend.shutil, "which", lambda _name, **_where: None)
     assert _major("-DLLAMA_CUBLAS=on", PATH=str(tmp_path)) == DEFAULT
 
 

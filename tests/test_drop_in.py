@@ -175,6 +175,24 @@ def test_the_hf_tokenizer_needs_transformers_and_says_so() -> None:
         pytest.skip("transformers is installed here")
 
 
+class WordTokenizer:
+    """The part of a Hugging Face tokenizer LlamaHFTokenizer.tokenize uses: ids of
+    words, with its BOS (id 1) as the special tokens it adds."""
+
+    bos_token_id = 1
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        ids = [len(word) + 10 for word in text.split()]
+        return [self.bos_token_id, *ids] if add_special_tokens else ids
+
+
+def test_the_hf_tokenizer_honours_add_bos() -> None:
+    tokenizer = LlamaHFTokenizer(WordTokenizer())
+    assert tokenizer.tokenize(b"river bank") == [1, 15, 14]
+    assert tokenizer.tokenize(b"river bank", add_bos=False) == [15, 14]
+    assert tokenizer.tokenize(b"river bank", special=False) == [15, 14]
+
+
 def test_eval_then_sample_picks_what_generation_picks(llm: Llama) -> None:
     expected = llm(PROMPT, max_tokens=1, temperature=0.0)["choices"][0]["text"]
     llm.reset()

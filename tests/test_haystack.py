@@ -41,7 +41,7 @@ def test_a_forced_tool_call_becomes_a_haystack_tool_call(model_path: Path) -> No
             "properties": {"city": {"type": "string"}},
             "required": ["city"],
         },
-        function=lambda city: "sunny",
+        function=lambda city: f"sunny in {city}",
     )
     forced = {"type": "function", "function": {"name": "get_weather"}}
     options = {**GREEDY, "max_tokens": 64, "tool_choice": forced}

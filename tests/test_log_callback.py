@@ -48,7 +48,7 @@ def test_llama_log_set_passes_user_data(model_path: Path) -> None:
 
 def test_callback_runs_on_the_logging_thread(model_path: Path) -> None:
     threads: set[str] = set()
-    llama_cpp.set_log_callback(lambda level, text: threads.add(threading.current_thread().name))
+    llama_cpp.set_log_callback(lambda _level, _text: threads.add(threading.current_thread().name))
     worker = threading.Thread(
         target=lambda: Llama(str(model_path), n_ctx=128, verbose=False).close(), name="loader"
     )

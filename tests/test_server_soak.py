@@ -58,21 +58,24 @@ def server(model_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
+def answer(status: int, body: str, ok: tuple[int, ...] = (200,)) -> str:
+    """The problem with a response, or "" when its status is one of ``ok`` (an error
+    status must come with an OpenAI-shaped body)."""
+    if status >= 500:
+        return f"{status}: {body[:300]}"
+    if status not in ok:
+        return f"unexpected {status}: {body[:300]}"
+    if status >= 400 and not json.loads(body).get("error", {}).get("message"):
+        return f"not OpenAI-shaped: {body[:300]}"
+    return ""
+
+
 def _requests(rng: random.Random) -> list[Callable[[httpx.Client], str]]:
     """The kinds of request the soak mixes; each returns a problem, or "" when fine."""
     words = ["cat", "river", "engine", "blue", "seven", "quietly", "paper", "storm"]
 
     def text(n: int) -> str:
         return " ".join(rng.choice(words) for _ in range(n))
-
-    def answer(status: int, body: str, ok: tuple[int, ...] = (200,)) -> str:
-        if status >= 500:
-            return f"{status}: {body[:300]}"
-        if status not in ok:
-            return f"unexpected {status}: {body[:300]}"
-        if status >= 400 and not json.loads(body).get("error", {}).get("message"):
-            return f"not OpenAI-shaped: {body[:300]}"
-        return ""
 
     def chat(http: httpx.Client) -> str:
         body = {"messages": [{"role": "user", "content": text(rng.randint(1, 30))}],

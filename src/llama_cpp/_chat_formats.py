@@ -98,6 +98,7 @@ class BuiltinChatFormatter:
         self.default_system = default_system
 
     def __call__(self, *, messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
+        del kwargs  # tools and the like: the chat pipeline has already put them in the messages
         pairs = [(str(m["role"]), message_text(m)) for m in messages]
         if self.default_system and not any(role == "system" for role, _ in pairs):
             pairs.insert(0, ("system", self.default_system))
@@ -246,18 +247,21 @@ _QWEN_SYSTEM = "You are a helpful assistant."
 @register_chat_format("llama-2")
 def format_llama2(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Llama 2 chat: ``[INST] <<SYS>>...<</SYS>> ... [/INST]`` (llama.cpp's llama2-sys)."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("llama-2", messages)
 
 
 @register_chat_format("llama-3")
 def format_llama3(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Llama 3: ``<|start_header_id|>role<|end_header_id|>`` turns ending in ``<|eot_id|>``."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("llama-3", messages)
 
 
 @register_chat_format("qwen")
 def format_qwen(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Qwen: ChatML, with Qwen's default system message when the chat has none."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     response = _builtin("qwen", messages, default_system=_QWEN_SYSTEM)
     response.stop = [*(response.stop or []), "<|endoftext|>"]
     return response
@@ -266,18 +270,21 @@ def format_qwen(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterR
 @register_chat_format("vicuna")
 def format_vicuna(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Vicuna v1.1: ``USER: ... ASSISTANT:``, with Vicuna's system message by default."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("vicuna", messages, default_system=_VICUNA_SYSTEM)
 
 
 @register_chat_format("zephyr")
 def format_zephyr(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Zephyr: ``<|system|>``, ``<|user|>``, ``<|assistant|>`` turns."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("zephyr", messages)
 
 
 @register_chat_format("chatml")
 def format_chatml(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """ChatML: ``<|im_start|>role ... <|im_end|>`` turns."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("chatml", messages)
 
 
@@ -287,6 +294,7 @@ def format_mistral_instruct(messages: list[dict[str, Any]], **kwargs: Any) -> Ch
     the reply right after and ending in ``</s>`` (none of llama.cpp's mistral templates
     spaces it this way). That template has no system role: a system message's text
     opens the first user turn. The tokenizer adds the leading ``<s>``."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     system = "\n\n".join(message_text(m) for m in messages if m.get("role") == "system")
     prompt = ""
     for message in messages:
@@ -303,18 +311,21 @@ def format_mistral_instruct(messages: list[dict[str, Any]], **kwargs: Any) -> Ch
 @register_chat_format("chatglm3")
 def format_chatglm3(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """ChatGLM3: ``[gMASK]sop`` then ``<|role|>`` turns."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("chatglm3", messages)
 
 
 @register_chat_format("openchat")
 def format_openchat(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """OpenChat 3.5: ``GPT4 Correct User: ...<|end_of_turn|>`` turns."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("openchat", messages)
 
 
 @register_chat_format("gemma")
 def format_gemma(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Gemma: ``<start_of_turn>user|model`` turns; a system message joins the first user turn."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _builtin("gemma", messages)
 
 
@@ -322,72 +333,84 @@ def format_gemma(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatter
 @register_chat_format("alpaca")
 def format_alpaca(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Alpaca: ``### Instruction:`` / ``### Response:`` blocks."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _ALPACA(messages)
 
 
 @register_chat_format("oasst_llama")
 def format_oasst_llama(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """OpenAssistant Llama: ``<|prompter|>`` / ``<|assistant|>`` turns ending in ``</s>``."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _OASST_LLAMA(messages)
 
 
 @register_chat_format("baichuan-2")
 def format_baichuan2(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Baichuan 2: ``<reserved_106>`` user and ``<reserved_107>`` assistant markers."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _BAICHUAN2(messages)
 
 
 @register_chat_format("baichuan")
 def format_baichuan(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Baichuan: ``<reserved_102>`` user and ``<reserved_103>`` assistant markers."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _BAICHUAN(messages)
 
 
 @register_chat_format("openbuddy")
 def format_openbuddy(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """OpenBuddy: ``User:`` / ``Assistant:`` lines after a system message."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _OPENBUDDY(messages)
 
 
 @register_chat_format("redpajama-incite")
 def format_redpajama_incite(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """RedPajama-INCITE chat: ``<human>:`` / ``<bot>:`` lines."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _REDPAJAMA_INCITE(messages)
 
 
 @register_chat_format("snoozy")
 def format_snoozy(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """GPT4All Snoozy: ``### Prompt:`` / ``### Response:`` blocks."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _SNOOZY(messages)
 
 
 @register_chat_format("phind")
 def format_phind(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Phind CodeLlama: ``### User Message`` / ``### Assistant`` blocks."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _PHIND(messages)
 
 
 @register_chat_format("intel")
 def format_intel(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Intel neural-chat: ``### User:`` / ``### Assistant:`` blocks."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _INTEL(messages)
 
 
 @register_chat_format("open-orca")
 def format_open_orca(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """OpenOrca: ``User:`` / ``Assistant:`` turns ending in ``<|end_of_turn|>``."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _OPEN_ORCA(messages)
 
 
 @register_chat_format("mistrallite")
 def format_mistrallite(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """MistralLite: ``<|prompter|>`` / ``<|assistant|>`` turns ending in ``</s>``."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _MISTRALLITE(messages)
 
 
 @register_chat_format("pygmalion")
 def format_pygmalion(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Pygmalion 2: ``<|system|>``, ``<|user|>``, ``<|model|>`` turns."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     return _PYGMALION(messages)
 
 
@@ -395,6 +418,7 @@ def format_pygmalion(messages: list[dict[str, Any]], **kwargs: Any) -> ChatForma
 def format_saiga(messages: list[dict[str, Any]], **kwargs: Any) -> ChatFormatterResponse:
     """Saiga: ``<s>role`` ... ``</s>`` turns, the assistant's role being ``bot`` (the
     tokenizer adds the first ``<s>``)."""
+    del kwargs  # tools and the like: the chat pipeline has already put them in the messages
     response = _SAIGA(messages)
     response.prompt = response.prompt.removeprefix("<s>")
     return response

@@ -36,14 +36,17 @@ class _ImageChatHandler:
     """A multimodal chat handler name, not implemented in this release."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        del args, kwargs  # accepted for llama-cpp-python compatibility: making one always raises
         raise image_input_unsupported(type(self).__name__)
 
     @classmethod
     def from_pretrained(cls, *args: Any, **kwargs: Any) -> NoReturn:
         """Not implemented in this release (raises NotImplementedError)."""
+        del args, kwargs  # accepted for llama-cpp-python compatibility: this always raises
         raise image_input_unsupported(cls.__name__)
 
     def __call__(self, **kwargs: Any) -> NoReturn:
+        del kwargs  # accepted for llama-cpp-python compatibility: calling one always raises
         raise image_input_unsupported(type(self).__name__)
 
 

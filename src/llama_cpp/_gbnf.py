@@ -92,61 +92,88 @@ class _Parser:
             self.skip(newlines=depth > 0)
             c = self.peek()
             start = self.pos
-            if c == '"':
-                self.pos += 1
-                while self.peek() != '"':
-                    self.char('"')
-                self.pos += 1
-            elif c == "[":
-                self.pos += 1
-                if self.peek() == "^":
-                    self.pos += 1
-                if self.peek() == "]":
-                    raise self.fail("empty character class")
-                while self.peek() != "]":
-                    self.char("]")
-                    if self.peek() == "-" and self.text[self.pos + 1 : self.pos + 2] != "]":
-                        self.pos += 1
-                        self.char("]")
-                self.pos += 1
-            elif c in ("<", "!"):
-                if c == "!":
-                    self.pos += 1
-                if self.peek() != "<":
-                    raise self.fail("expected '<' to start a token")
-                close = self.text.find(">", self.pos)
-                if close < 0 or "\n" in self.text[self.pos : close]:
-                    raise self.fail("unterminated token: expected '>'")
-                self.pos = close + 1
-            elif c == ".":
-                self.pos += 1
-            elif c == "(":
-                self.pos += 1
-                self.alternatives(depth + 1)
-                self.skip(newlines=True)
-                if self.peek() != ")":
-                    raise self.fail("expected ')' to close the group")
-                self.pos += 1
-            elif c and _NAME.match(c):
-                name = self.name()
-                save = self.pos
-                self.skip(newlines=depth > 0)
-                if self.text.startswith("::=", self.pos):
-                    if depth > 0:
-                        raise self.fail("a rule definition cannot start inside a group", start)
-                    self.pos = start
-                    return
-                self.pos = save
-                self.referenced.append((name, start))
-            elif c in ("*", "+", "?", "{"):
+            if c in ("*", "+", "?", "{"):
                 if last_item_at is None:
                     raise self.fail(f"'{c}' must follow something to repeat")
                 self.repetition()
                 last_item_at = None
                 continue
-            else:
+            if not self.item(c, depth):
                 return
             last_item_at = start
+
+    def item(self, c: str, depth: int) -> bool:
+        """One item of a sequence, starting with ``c``; False (nothing read) where the
+        sequence ends: at anything else, or at the name of the next rule's definition."""
+        if c == '"':
+            self.literal()
+        elif c == "[":
+            self.char_class()
+        elif c in ("<", "!"):
+            self.token(negated=c == "!")
+        elif c == ".":
+            self.pos += 1
+        elif c == "(":
+            self.group(depth)
+        elif c and _NAME.match(c):
+            return self.reference(depth)
+        else:
+            return False
+        return True
+
+    def literal(self) -> None:
+        self.pos += 1
+        while self.peek() != '"':
+            self.char('"')
+        self.pos += 1
+
+    def char_class(self) -> None:
+        self.pos += 1
+        if self.peek() == "^":
+            self.pos += 1
+        if self.peek() == "]":
+            raise self.fail("empty character class")
+        while self.peek() != "]":
+            self.char("]")
+            if self.peek() == "-" and self.text[self.pos + 1 : self.pos + 2] != "]":
+                self.pos += 1
+                self.char("]")
+        self.pos += 1
+
+    def token(self, negated: bool) -> None:
+        """``<token>``, or ``!<token>`` when ``negated``."""
+        if negated:
+            self.pos += 1
+        if self.peek() != "<":
+            raise self.fail("expected '<' to start a token")
+        close = self.text.find(">", self.pos)
+        if close < 0 or "\n" in self.text[self.pos : close]:
+            raise self.fail("unterminated token: expected '>'")
+        self.pos = close + 1
+
+    def group(self, depth: int) -> None:
+        self.pos += 1
+        self.alternatives(depth + 1)
+        self.skip(newlines=True)
+        if self.peek() != ")":
+            raise self.fail("expected ')' to close the group")
+        self.pos += 1
+
+    def reference(self, depth: int) -> bool:
+        """A rule name used in a sequence (True), or the start of the next rule's
+        definition (False, left unread)."""
+        start = self.pos
+        name = self.name()
+        save = self.pos
+        self.skip(newlines=depth > 0)
+        if self.text.startswith("::=", self.pos):
+            if depth > 0:
+                raise self.fail("a rule definition cannot start inside a group", start)
+            self.pos = start
+            return False
+        self.pos = save
+        self.referenced.append((name, start))
+        return True
 
     def repetition(self) -> None:
         if self.peek() != "{":

@@ -871,7 +871,7 @@ def normalize_embedding(embedding: Iterable[float]) -> list[float]:
 _STAGE_NAME = ctypes.create_string_buffer(b"python")
 
 
-def _stage_name(sampler: object) -> int:
+def _stage_name(_sampler: object) -> int:
     return ctypes.addressof(_STAGE_NAME)
 
 
@@ -895,7 +895,7 @@ class CustomSampler:
         self._iface.name = _STAGE_NAME_CALLBACK
         self._iface.apply = self._apply
 
-    def _run(self, sampler: object, cur_p: Any) -> None:
+    def _run(self, _sampler: object, cur_p: Any) -> None:
         try:
             self.apply_func(cur_p)
         except BaseException as error:  # raised again, in Python, by LlamaSampler.sample

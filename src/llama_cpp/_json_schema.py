@@ -89,6 +89,53 @@ def _json_literal(value: Any) -> str:
     return _literal(json.dumps(value, ensure_ascii=False, separators=(",", ":"))) + " ws"
 
 
+_KEYWORDS = _IGNORED | {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "minLength",
+    "maxLength",
+    "format",
+    "nullable",
+}
+"""Every keyword a schema may use: the enforced ones and the ignored ones."""
+
+
+def _check_keywords(schema: Any, hint: str) -> None:
+    """Refuse a schema that is false, not an object, or uses keywords not enforced."""
+    if schema is False:
+        raise ValueError(f"schema at '{hint}' is false: nothing can match it")
+    if not isinstance(schema, dict):
+        raise ValueError(f"schema at '{hint}' must be an object, got {schema!r}")
+    unknown = set(schema) - _KEYWORDS
+    if unknown:
+        raise ValueError(
+            f"schema at '{hint}' uses {sorted(unknown)}, which structured output does not "
+            "enforce; remove those keywords (numeric bounds, patterns and the like can be "
+            "written as a GBNF grammar and passed with grammar=)"
+        )
+
+
+def _implied_type(schema: dict[str, Any]) -> str | None:
+    """The type a schema without ``type`` has by its keywords (None: any value)."""
+    if "properties" in schema:
+        return "object"
+    if "items" in schema or "prefixItems" in schema:
+        return "array"
+    return None
+
+
 class SchemaConverter:
     """Builds GBNF rules for one schema; :meth:`convert` returns the grammar text."""
 
@@ -134,40 +181,15 @@ class SchemaConverter:
     def _visit(self, schema: Any, hint: str) -> str:
         if schema is True or schema == {}:
             return self._primitive("value")
-        if schema is False:
-            raise ValueError(f"schema at '{hint}' is false: nothing can match it")
-        if not isinstance(schema, dict):
-            raise ValueError(f"schema at '{hint}' must be an object, got {schema!r}")
-        unknown = (
-            set(schema)
-            - _IGNORED
-            - {
-                "type",
-                "properties",
-                "required",
-                "additionalProperties",
-                "items",
-                "prefixItems",
-                "minItems",
-                "maxItems",
-                "enum",
-                "const",
-                "anyOf",
-                "oneOf",
-                "allOf",
-                "$ref",
-                "minLength",
-                "maxLength",
-                "format",
-                "nullable",
-            }
-        )
-        if unknown:
-            raise ValueError(
-                f"schema at '{hint}' uses {sorted(unknown)}, which structured output does not "
-                "enforce; remove those keywords (numeric bounds, patterns and the like can be "
-                "written as a GBNF grammar and passed with grammar=)"
-            )
+        _check_keywords(schema, hint)
+        combined = self._combination(schema, hint)
+        if combined is not None:
+            return combined
+        return self._typed(schema, hint)
+
+    def _combination(self, schema: dict[str, Any], hint: str) -> str | None:
+        """The rule of a schema that is a $ref, a const, an enum or a combination of
+        schemas (anyOf, oneOf, allOf); None for any other."""
         if "$ref" in schema:
             return self._ref(schema["$ref"])
         if "const" in schema:
@@ -183,6 +205,11 @@ class SchemaConverter:
                 return self._add(hint, " | ".join(names))
         if "allOf" in schema:
             return self.visit(self._merge_all_of(schema, hint), hint)
+        return None
+
+    def _typed(self, schema: dict[str, Any], hint: str) -> str:
+        """The rule of a schema by its ``type`` (a list of them, nullable, or implied by
+        its keywords)."""
         types = schema.get("type")
         if isinstance(types, list):
             names = [self.visit({**schema, "type": t}, f"{hint}-{t}") for t in types]
@@ -193,12 +220,9 @@ class SchemaConverter:
             )
             return self._add(hint, f"{inner} | {self._primitive('null')}")
         if types is None:
-            if "properties" in schema:
-                types = "object"
-            elif "items" in schema or "prefixItems" in schema:
-                types = "array"
-            else:
-                return self._primitive("value")
+            types = _implied_type(schema)
+        if types is None:
+            return self._primitive("value")
         if types == "object":
             return self._object(schema, hint)
         if types == "array":
@@ -231,18 +255,8 @@ class SchemaConverter:
         its own set cannot end). ``resolving``: the refs being expanded (a cycle)."""
         if not isinstance(schema, dict) or len(resolving) > MAX_SCHEMA_DEPTH:
             return frozenset()
-            return frozenset()
         if "$ref" in schema:
-            ref = schema["$ref"]
-            if ref in resolving:
-                return frozenset({ref})
-            if ref not in self._needs_memo:
-                try:
-                    target = self._resolve(ref)
-                except ValueError:
-                    return frozenset()  # reported when visited
-                self._needs_memo[ref] = frozenset({ref}) | self._needs(target, (*resolving, ref))
-            return self._needs_memo[ref]
+            return self._ref_needs(schema["$ref"], resolving)
         for key in ("anyOf", "oneOf"):
             if isinstance(schema.get(key), list) and schema[key]:
                 options = [self._needs(s, resolving) for s in schema[key]]
@@ -251,6 +265,23 @@ class SchemaConverter:
             return frozenset()
         if schema.get("nullable"):
             return frozenset()
+        return self._parts_needs(schema, resolving)
+
+    def _ref_needs(self, ref: str, resolving: tuple[str, ...]) -> frozenset[str]:
+        """:meth:`_needs` of a ``$ref``: the ref itself and what its target needs."""
+        if ref in resolving:
+            return frozenset({ref})
+        if ref not in self._needs_memo:
+            try:
+                target = self._resolve(ref)
+            except ValueError:
+                return frozenset()  # reported when visited
+            self._needs_memo[ref] = frozenset({ref}) | self._needs(target, (*resolving, ref))
+        return self._needs_memo[ref]
+
+    def _parts_needs(self, schema: dict[str, Any], resolving: tuple[str, ...]) -> frozenset[str]:
+        """:meth:`_needs` of the parts every value has: allOf's schemas, the required
+        properties, the items a minItems asks for, the prefixItems."""
         needed: frozenset[str] = frozenset()
         for part in schema.get("allOf", []) if isinstance(schema.get("allOf"), list) else []:
             needed |= self._needs(part, resolving)

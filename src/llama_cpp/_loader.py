@@ -139,7 +139,7 @@ def load_core() -> ModuleType:
 
 def _load_backend_modules(core: ModuleType, lib: Path) -> None:
     lines: list[str] = []
-    core.set_log_callback(lambda level, text: lines.append(text.decode(errors="replace")))
+    core.set_log_callback(lambda _level, text: lines.append(text.decode(errors="replace")))
     try:
         core.load_backends(str(lib))
     finally:

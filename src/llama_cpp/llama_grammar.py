@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from llama_cpp._gbnf import GrammarError, check_grammar
 from llama_cpp._json_schema import JSON_GBNF, json_schema_to_gbnf
@@ -20,7 +19,7 @@ class LlamaGrammar:
     :class:`GrammarError` (a ``ValueError``) naming the line and column.
     """
 
-    def __init__(self, *args: Any, _grammar: str, root: str = "root", **kwargs: Any) -> None:
+    def __init__(self, *, _grammar: str, root: str = "root") -> None:
         check_grammar(_grammar, root)
         self._grammar = _grammar
         self._root = root
@@ -38,6 +37,7 @@ class LlamaGrammar:
     @classmethod
     def from_string(cls, grammar: str, verbose: bool = True) -> LlamaGrammar:
         """A grammar from GBNF text."""
+        del verbose  # accepted for llama-cpp-python compatibility: nothing is printed here
         if not isinstance(grammar, str):
             raise TypeError(f"grammar must be GBNF text (str), got {type(grammar).__name__}")
         return cls(_grammar=grammar)
@@ -45,6 +45,7 @@ class LlamaGrammar:
     @classmethod
     def from_file(cls, file: str | os.PathLike, verbose: bool = True) -> LlamaGrammar:
         """A grammar from a ``.gbnf`` file."""
+        del verbose  # accepted for llama-cpp-python compatibility: nothing is printed here
         path = Path(file)
         try:
             text = path.read_text(encoding="utf-8")
@@ -63,6 +64,7 @@ class LlamaGrammar:
     def from_json_schema(cls, json_schema: str | dict, verbose: bool = True) -> LlamaGrammar:
         """A grammar accepting exactly the JSON documents valid for ``json_schema``
         (its JSON text, as llama-cpp-python takes it, or a dict)."""
+        del verbose  # accepted for llama-cpp-python compatibility: nothing is printed here
         return cls(_grammar=json_schema_to_gbnf(json_schema))
 
     @classmethod

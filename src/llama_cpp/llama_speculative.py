@@ -46,6 +46,7 @@ class LlamaPromptLookupDecoding(LlamaDraftModel):
 
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
         """The same lookup the C++ loop does, for callers that use the object directly."""
+        del kwargs  # LlamaDraftModel's signature; the lookup needs only the token ids
         return self.find_candidate_pred_tokens(input_ids, self.max_ngram_size, self.num_pred_tokens)
 
     @staticmethod

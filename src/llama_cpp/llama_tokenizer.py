@@ -79,8 +79,15 @@ class LlamaHFTokenizer(BaseLlamaTokenizer):
         self.hf_tokenizer = hf_tokenizer
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = True) -> list[int]:
+        """Token ids of ``text``. ``special`` turns the Hugging Face tokenizer's special
+        tokens on (its BOS among them, where the model has one), as llama-cpp-python does;
+        ``add_bos=False`` then takes a leading BOS back off."""
         decoded = text.decode("utf-8", errors="ignore") if isinstance(text, bytes) else text
-        return list(self.hf_tokenizer.encode(decoded, add_special_tokens=special))
+        tokens = list(self.hf_tokenizer.encode(decoded, add_special_tokens=special))
+        bos = getattr(self.hf_tokenizer, "bos_token_id", None)
+        if not add_bos and bos is not None and tokens[:1] == [bos]:
+            del tokens[0]
+        return tokens
 
     def detokenize(
         self, tokens: Sequence[int], prev_tokens: Sequence[int] | None = None,

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             failure.append(exc)
         stop.set()
 
-    def on_signal(signum: int, _frame: object) -> None:
+    def on_signal(_signum: int, _frame: object) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)

@@ -68,7 +68,7 @@ def _alias(name: str, value: str) -> str | None:
     return names[0]
 
 
-def _same(name: str, value: str) -> str | None:
+def _same(_name: str, value: str) -> str | None:
     return value
 
 
@@ -152,14 +152,22 @@ def _unknown(name: str, ours: Sequence[str]) -> CliError:
     return CliError(f"unknown option {name}{hint}; see llama-cpp serve --help")
 
 
+@dataclass
+class _Sizing:
+    """What the flags say about the context: ``-c`` (all slots), the slot count, and
+    whether ``--n_ctx`` (one slot) was given."""
+
+    total_ctx: int | None = None
+    slots: int | None = None
+    per_slot_given: bool = False
+
+
 def translate(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Translation:
     """llama-server's flags in ``argv`` turned into the server's options."""
     env = os.environ if environ is None else environ
     ours = server_options()
     result = Translation()
-    total_ctx: int | None = None
-    slots: int | None = None
-    per_slot_given = False
+    sizing = _Sizing()
     i = 0
     while i < len(argv):
         word = argv[i]
@@ -172,41 +180,63 @@ def translate(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> 
         known = None if flag is not None else _known_option(name, ours)
         if flag is None and known is None:
             raise _unknown(name, ours)
-        value: str | None = None
-        if flag is not None and not flag.takes_value:
-            if eq:
-                raise CliError(f"{name} takes no value")
-            i += 1
-        elif eq:
-            value, i = inline, i + 1
-        elif i + 1 < len(argv):
-            value, i = argv[i + 1], i + 2
-        else:
-            raise CliError(f"{name} needs a value")
+        value, i = _option_value(argv, i, name, inline if eq else None, flag)
         if flag is None:  # one of the server's own options: as it is
             assert known is not None and value is not None
-            result.argv += [known, value]
-            if known == "--n_parallel":
-                slots = _number(name, value)
-            per_slot_given = per_slot_given or known == "--n_ctx"
-            if known == "--model":
-                result.model = value
-            continue
-        if flag.target is None:  # -c
-            assert value is not None
-            total_ctx = _number(name, value)
-            continue
-        converted = "true" if value is None else flag.convert(name, value)
-        if converted is None:
-            continue
-        result.argv += [flag.target, converted]
-        if flag.target == "--n_parallel":
-            slots = int(converted)
-        if flag.target == "--model":
-            result.model = converted
-    if total_ctx is not None:
-        result.argv += _slot_ctx(total_ctx, slots, per_slot_given, env, result.notes)
+            _add_own_option(result, sizing, name, known, value)
+        else:
+            _add_flag(result, sizing, flag, name, value)
+    if sizing.total_ctx is not None:
+        result.argv += _slot_ctx(
+            sizing.total_ctx, sizing.slots, sizing.per_slot_given, env, result.notes
+        )
     return result
+
+
+def _option_value(
+    argv: Sequence[str], i: int, name: str, inline: str | None, flag: Flag | None
+) -> tuple[str | None, int]:
+    """The value of the option at ``argv[i]`` (``inline``: the text after its ``=``; None
+    for a flag without a value) and the index of the next option."""
+    if flag is not None and not flag.takes_value:
+        if inline is not None:
+            raise CliError(f"{name} takes no value")
+        return None, i + 1
+    if inline is not None:
+        return inline, i + 1
+    if i + 1 < len(argv):
+        return argv[i + 1], i + 2
+    raise CliError(f"{name} needs a value")
+
+
+def _add_own_option(
+    result: Translation, sizing: _Sizing, name: str, option: str, value: str
+) -> None:
+    """One of the server's options (``option``, which ``name`` spells or abbreviates)."""
+    result.argv += [option, value]
+    if option == "--n_parallel":
+        sizing.slots = _number(name, value)
+    sizing.per_slot_given = sizing.per_slot_given or option == "--n_ctx"
+    if option == "--model":
+        result.model = value
+
+
+def _add_flag(
+    result: Translation, sizing: _Sizing, flag: Flag, name: str, value: str | None
+) -> None:
+    """One of llama-server's flags, as the server option it becomes."""
+    if flag.target is None:  # -c
+        assert value is not None
+        sizing.total_ctx = _number(name, value)
+        return
+    converted = "true" if value is None else flag.convert(name, value)
+    if converted is None:
+        return
+    result.argv += [flag.target, converted]
+    if flag.target == "--n_parallel":
+        sizing.slots = int(converted)
+    if flag.target == "--model":
+        result.model = converted
 
 
 def _slot_ctx(

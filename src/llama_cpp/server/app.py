@@ -1,12 +1,13 @@
-"""The FastAPI application: OpenAI-compatible routes over ServedLlama and the scheduler."""
+"""The FastAPI application: OpenAI-compatible routes over the served Llamas and the scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -51,17 +52,9 @@ class ApiError(Exception):
 
 def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
     """The application serving ``runners`` (by model name)."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # a request that does not stream waits for its job in a worker thread: allow one
-        # per slot and queue place (starlette's default pool has 40)
-        limiter = anyio.to_thread.current_default_thread_limiter()
-        wanted = sum(r.scheduler.n_slots for r in runners.values()) + settings.max_queue + 8
-        limiter.total_tokens = max(limiter.total_tokens, wanted)
-        yield
-
-    app = FastAPI(title="llama-cpp-pybind", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="llama-cpp-pybind", version=__version__, lifespan=_lifespan(settings, runners)
+    )
     app.add_middleware(FaultBarrier)  # innermost of ours: the others see its 500
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
@@ -71,7 +64,35 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    default_name = default_model_name(settings, [r.settings for r in runners.values()])
+    served = _Models(runners, default_model_name(settings, [r.settings for r in runners.values()]))
+    metrics = _metrics(runners)
+    app.add_middleware(MeasureRequests, metrics=metrics)
+    app.add_middleware(AccessLog)  # outermost: sees every response, refusals included
+    for error_type, handler in _ERROR_HANDLERS:
+        app.add_exception_handler(error_type, handler)
+    guarded = [Depends(_authorizer(settings))]
+    _add_status_routes(app, served, metrics, guarded)
+    _add_model_routes(app, settings, served, guarded)
+    return app
+
+
+def _lifespan(
+    settings: ServerSettings, runners: dict[str, ModelRunner]
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # a request that does not stream waits for its job in a worker thread: allow one
+        # per slot and queue place (starlette's default pool has 40)
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        wanted = sum(r.scheduler.n_slots for r in runners.values()) + settings.max_queue + 8
+        limiter.total_tokens = max(limiter.total_tokens, wanted)
+        yield
+
+    return lifespan
+
+
+def _metrics(runners: dict[str, ModelRunner]) -> Metrics:
+    """The server's metrics, which every runner's scheduler reports to."""
     metrics = Metrics()
     for name, runner in runners.items():
         runner.scheduler.observer, runner.scheduler.name = metrics, name
@@ -83,8 +104,11 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
                   per_model(lambda s: s.queue_depth))  # fmt: skip
     metrics.gauge("llama_slots_busy", "Slots generating.", per_model(lambda s: s.busy_slots))
     metrics.gauge("llama_slots", "Slots (--n_parallel).", per_model(lambda s: s.n_slots))
-    app.add_middleware(MeasureRequests, metrics=metrics)
-    app.add_middleware(AccessLog)  # outermost: sees every response, refusals included
+    return metrics
+
+
+def _authorizer(settings: ServerSettings) -> Callable[[Request], Awaitable[None]]:
+    """The dependency that refuses a request without one of the API keys (if any)."""
 
     async def authorize(request: Request) -> None:
         if not settings.api_key:
@@ -98,92 +122,117 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
                 "authentication_error",
             )
 
-    @app.exception_handler(ApiError)
-    async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(str(error), error.kind, error.param), error.status)
+    return authorize
 
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        # FastAPI's own refusals (an unreadable body, an unknown route, a wrong method)
-        message = str(error.detail)
-        if error.status_code == 400 and "parsing the body" in message:
-            message = (
-                "the request body is not valid JSON (UTF-8 encoded, nested at most ~1000 deep)"
-            )
-        elif error.status_code == 404:
-            message = f"no route {request.url.path}; see /docs for the routes"
-        kind = "invalid_request_error" if error.status_code < 500 else "server_error"
-        return JSONResponse(error_body(message, kind), error.status_code, headers=error.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {item.get('msg')}")
-        first = error.errors()[0].get("loc", ()) if error.errors() else ()
-        param = ".".join(str(p) for p in first if p != "body") or None
-        return JSONResponse(
-            error_body("; ".join(problems), "invalid_request_error", param), status_code=422
-        )
+# ---- errors as OpenAI-shaped JSON (starlette calls a handler with the request and error) ----
+async def _on_api_error(_request: Request, error: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(str(error), error.kind, error.param), error.status)
 
-    @app.exception_handler(QueueFull)
-    async def on_busy(request: Request, error: QueueFull) -> JSONResponse:
-        return JSONResponse(
-            error_body(str(error), "server_busy"),
-            status_code=503,
-            headers={"Retry-After": str(error.retry_after)},
-        )
 
-    @app.exception_handler(ValueError)
-    async def on_value_error(request: Request, error: ValueError) -> JSONResponse:
-        return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
+async def _on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    # FastAPI's own refusals (an unreadable body, an unknown route, a wrong method)
+    message = str(error.detail)
+    if error.status_code == 400 and "parsing the body" in message:
+        message = "the request body is not valid JSON (UTF-8 encoded, nested at most ~1000 deep)"
+    elif error.status_code == 404:
+        message = f"no route {request.url.path}; see /docs for the routes"
+    kind = "invalid_request_error" if error.status_code < 500 else "server_error"
+    return JSONResponse(error_body(message, kind), error.status_code, headers=error.headers)
 
-    @app.exception_handler(TypeError)
-    async def on_type_error(request: Request, error: TypeError) -> JSONResponse:
-        return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
 
-    @app.exception_handler(ModelUnhealthy)
-    async def on_unhealthy(request: Request, error: ModelUnhealthy) -> JSONResponse:
-        return JSONResponse(error_body(str(error), "server_error"), status_code=503)
+async def _on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+        problems.append(f"{where or 'body'}: {item.get('msg')}")
+    first = error.errors()[0].get("loc", ()) if error.errors() else ()
+    param = ".".join(str(p) for p in first if p != "body") or None
+    return JSONResponse(
+        error_body("; ".join(problems), "invalid_request_error", param), status_code=422
+    )
 
-    @app.exception_handler(DeadlineExceeded)
-    async def on_deadline(request: Request, error: DeadlineExceeded) -> JSONResponse:
-        log.warning("%s %s: %s", request.method, request.url.path, error)
-        return JSONResponse(error_body(str(error), "timeout_error"), status_code=504)
 
-    def runner_for(name: str | None) -> ModelRunner:
+async def _on_busy(_request: Request, error: QueueFull) -> JSONResponse:
+    return JSONResponse(
+        error_body(str(error), "server_busy"),
+        status_code=503,
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+async def _on_bad_value(_request: Request, error: Exception) -> JSONResponse:
+    # ValueError and TypeError raised for a request's values
+    return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=400)
+
+
+async def _on_unhealthy(_request: Request, error: ModelUnhealthy) -> JSONResponse:
+    return JSONResponse(error_body(str(error), "server_error"), status_code=503)
+
+
+async def _on_deadline(request: Request, error: DeadlineExceeded) -> JSONResponse:
+    log.warning("%s %s: %s", request.method, request.url.path, error)
+    return JSONResponse(error_body(str(error), "timeout_error"), status_code=504)
+
+
+_ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[..., Awaitable[JSONResponse]]], ...] = (
+    (ApiError, _on_api_error),
+    (StarletteHTTPException, _on_http_error),
+    (RequestValidationError, _on_invalid),
+    (QueueFull, _on_busy),
+    (ValueError, _on_bad_value),
+    (TypeError, _on_bad_value),
+    (ModelUnhealthy, _on_unhealthy),
+    (DeadlineExceeded, _on_deadline),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Models:
+    """The served runners by name, and the name of the default one (None: no default)."""
+
+    runners: dict[str, ModelRunner]
+    default_name: str | None
+
+    def runner_for(self, name: str | None) -> ModelRunner:
         """The runner serving a request that names ``name``: the model of that name (or
         alias), else the default one (the only one, or the configured default), as
         OpenAI clients send names of their own (``gpt-3.5-turbo``) and expect an answer."""
         record = current_access.get()
         if record is not None:
-            record.model = name or default_name
-        if name and name in runners:
-            return runners[name]
-        if default_name is not None:
-            return runners[default_name]
+            record.model = name or self.default_name
+        if name and name in self.runners:
+            return self.runners[name]
+        if self.default_name is not None:
+            return self.runners[self.default_name]
         if not name:
-            message = f"this server serves several models: name one of {sorted(runners)}"
+            message = f"this server serves several models: name one of {sorted(self.runners)}"
         else:
-            message = f"model {name!r} is not served here; known models: {sorted(runners)}"
+            message = f"model {name!r} is not served here; known models: {sorted(self.runners)}"
         raise ApiError(404, message, "model_not_found", "model")
 
-    guarded = [Depends(authorize)]
+
+def _health(runners: dict[str, ModelRunner]) -> JSONResponse:
+    """Every model's slots and queue, and the error of any that cannot serve (503 then)."""
+    models: dict[str, Any] = {}
+    for name, r in runners.items():
+        models[name] = {"slots": r.scheduler.n_slots, "busy": r.scheduler.busy_slots,
+                        "queued": r.scheduler.queue_depth}  # fmt: skip
+        if r.scheduler.unhealthy is not None:
+            models[name]["error"] = r.scheduler.unhealthy
+    failing = {n: m["error"] for n, m in models.items() if "error" in m}
+    body: dict[str, Any] = {"status": "error" if failing else "ok", "models": models}
+    if failing:
+        body["error"] = "; ".join(f"{n}: {e}" for n, e in failing.items())
+    return JSONResponse(body, status_code=503 if failing else 200)
+
+
+def _add_status_routes(app: FastAPI, served: _Models, metrics: Metrics, guarded: list[Any]) -> None:
+    """/health, /metrics and /v1/models."""
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        models: dict[str, Any] = {}
-        for name, r in runners.items():
-            models[name] = {"slots": r.scheduler.n_slots, "busy": r.scheduler.busy_slots,
-                            "queued": r.scheduler.queue_depth}  # fmt: skip
-            if r.scheduler.unhealthy is not None:
-                models[name]["error"] = r.scheduler.unhealthy
-        failing = {n: m["error"] for n, m in models.items() if "error" in m}
-        body: dict[str, Any] = {"status": "error" if failing else "ok", "models": models}
-        if failing:
-            body["error"] = "; ".join(f"{n}: {e}" for n, e in failing.items())
-        return JSONResponse(body, status_code=503 if failing else 200)
+        return _health(served.runners)
 
     @app.get("/metrics", dependencies=guarded, response_class=PlainTextResponse)
     async def prometheus() -> str:
@@ -195,54 +244,64 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "owned_by": "me", "permissions": []}
-                for name in runners
+                for name in served.runners
             ],
         }
 
-    async def generate(
-        runner: ModelRunner, method: Any, body: CompletionRequest | ChatCompletionRequest
-    ) -> Any:
-        """Run a (chat) completion off the event loop; a stream becomes server-sent events
-        made on the loop (the worker thread that makes the job sees this context)."""
-        arrival = runner.scheduler.arriving()
-        loop = asyncio.get_running_loop() if body.stream else None
-        current_request.set(RequestContext(stream_loop=loop, arrival=arrival,
-                                           timeout_s=settings.request_timeout_s))  # fmt: skip
-        try:
-            # the response names the model as the client did (or the served name)
-            kwargs = {**body.llama_kwargs(), "model": body.model or runner.name}
-            result = await run_in_threadpool(method, **kwargs)
-        finally:
-            arrival.close()
-        return _sse(result) if body.stream else result
+
+async def _generate(
+    settings: ServerSettings,
+    runner: ModelRunner,
+    method: Any,
+    body: CompletionRequest | ChatCompletionRequest,
+) -> Any:
+    """Run a (chat) completion off the event loop; a stream becomes server-sent events
+    made on the loop (the worker thread that makes the job sees this context)."""
+    arrival = runner.scheduler.arriving()
+    loop = asyncio.get_running_loop() if body.stream else None
+    current_request.set(RequestContext(stream_loop=loop, arrival=arrival,
+                                       timeout_s=settings.request_timeout_s))  # fmt: skip
+    try:
+        # the response names the model as the client did (or the served name)
+        kwargs = {**body.llama_kwargs(), "model": body.model or runner.name}
+        result = await run_in_threadpool(method, **kwargs)
+    finally:
+        arrival.close()
+    return _sse(result) if body.stream else result
+
+
+def _add_model_routes(
+    app: FastAPI, settings: ServerSettings, served: _Models, guarded: list[Any]
+) -> None:
+    """The routes that run a model: completions, chat, embeddings, (de)tokenize."""
 
     @app.post("/v1/completions", dependencies=guarded)
     async def completions(body: CompletionRequest) -> Any:
-        runner = runner_for(body.model)
-        return await generate(runner, runner.llama.create_completion, body)
+        runner = served.runner_for(body.model)
+        return await _generate(settings, runner, runner.llama.create_completion, body)
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat_completions(body: ChatCompletionRequest) -> Any:
-        runner = runner_for(body.model)
-        return await generate(runner, runner.llama.create_chat_completion, body)
+        runner = served.runner_for(body.model)
+        return await _generate(settings, runner, runner.llama.create_chat_completion, body)
 
     @app.post("/v1/embeddings", dependencies=guarded)
     async def embeddings(body: EmbeddingRequest) -> Any:
-        runner = runner_for(body.model)
+        runner = served.runner_for(body.model)
         result = await run_in_threadpool(runner.embed, body.input, body.model or runner.name)
         note_usage(result["usage"]["prompt_tokens"])
         return result
 
     @app.post("/extras/tokenize", dependencies=guarded)
     async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
-        runner = runner_for(body.model)
+        runner = served.runner_for(body.model)
         tokens = runner.llama.tokenize(body.input.encode("utf-8"), add_bos=body.add_bos,
                                        special=body.special)  # fmt: skip
         return {"tokens": tokens}
 
     @app.post("/extras/detokenize", dependencies=guarded)
     async def detokenize(body: DetokenizeRequest) -> dict[str, Any]:
-        runner = runner_for(body.model)
+        runner = served.runner_for(body.model)
         n_vocab = runner.llama.n_vocab()
         bad = [t for t in body.tokens if not 0 <= t < n_vocab]
         if bad:
@@ -250,8 +309,6 @@ def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> Fas
             raise ApiError(400, message, "invalid_request_error", "tokens")
         text = runner.llama.detokenize(body.tokens).decode("utf-8", errors="replace")
         return {"text": text}
-
-    return app
 
 
 def _event(data: str) -> bytes:

@@ -50,7 +50,7 @@ def check_runtime(report: dict[str, Any]) -> list[Finding]:
     return [explain(report, runtime)]
 
 
-def _explain_illegal_instruction(report: dict[str, Any], runtime: dict[str, Any]) -> Finding:
+def _explain_illegal_instruction(report: dict[str, Any], _runtime: dict[str, Any]) -> Finding:
     missing = missing_cpu_features(report)
     named = f" ({', '.join(missing)})" if missing else ""
     return Finding(
@@ -122,7 +122,7 @@ def _explain_rebuild(title: str) -> Callable[[dict[str, Any], dict[str, Any]], F
     return explain
 
 
-def _explain_crash(report: dict[str, Any], runtime: dict[str, Any]) -> Finding:
+def _explain_crash(_report: dict[str, Any], runtime: dict[str, Any]) -> Finding:
     detail = runtime.get("detail", "")
     if runtime.get("output"):
         detail += "\n" + runtime["output"]

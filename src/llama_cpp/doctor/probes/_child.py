@@ -53,7 +53,7 @@ def _model_check(path: str, n_gpu_layers: int) -> dict[str, Any]:
     import llama_cpp
 
     log: list[str] = []
-    llama_cpp.set_log_callback(lambda level, text: log.append(text.decode(errors="replace")))
+    llama_cpp.set_log_callback(lambda _level, text: log.append(text.decode(errors="replace")))
     started = time.perf_counter()
     try:
         llm = llama_cpp.Llama(path, n_gpu_layers=n_gpu_layers, n_ctx=512, verbose=False)
