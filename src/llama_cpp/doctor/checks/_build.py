@@ -20,6 +20,7 @@ from llama_cpp.doctor.checks._commands import (
 )
 from llama_cpp.doctor.checks._finding import Finding, build_backends
 from llama_cpp.doctor.checks._flags import (
+    LEGACY_NOTES,
     legacy_in,
     modernise,
     parse_cmake_args,
@@ -27,13 +28,6 @@ from llama_cpp.doctor.checks._flags import (
     requested_backends,
 )
 from llama_cpp.doctor.checks._gpu import nvidia_gpus
-
-_LEGACY_NOTES = {
-    "LLAMA_CLBLAST": "CLBlast was removed from llama.cpp in June 2024 (superseded by "
-    "Vulkan); GGML_OPENCL is the OpenCL backend for Adreno and Intel GPUs",
-    "LLAMA_KOMPUTE": "Kompute was removed from llama.cpp in 2025; Vulkan replaces it",
-    "GGML_KOMPUTE": "Kompute was removed from llama.cpp in 2025; Vulkan replaces it",
-}
 
 
 def check_cmake_args(report: dict[str, Any]) -> list[Finding]:
@@ -101,7 +95,7 @@ def check_legacy_flags(report: dict[str, Any]) -> list[Finding]:
     legacy = legacy_in(defines)
     if legacy:
         mapping = ", ".join(f"{old} -> {new}" for old, new in legacy.items())
-        notes = [_LEGACY_NOTES[name] for name in legacy if name in _LEGACY_NOTES]
+        notes = [LEGACY_NOTES[name] for name in legacy if name in LEGACY_NOTES]
         modern = render_defines(modernise(defines))
         findings.append(
             Finding(
@@ -110,7 +104,7 @@ def check_legacy_flags(report: dict[str, Any]) -> list[Finding]:
                 f"CMAKE_ARGS uses legacy llama.cpp flags: {mapping}",
                 "This package translates them, but llama.cpp itself rejects or ignores them, "
                 "so guides and other tools using them build CPU-only. "
-                + ("; ".join(notes) + ". " if notes else "")
+                + "".join(f"{note} " for note in notes)
                 + "Today's names:",
                 set_env_command(shell, "CMAKE_ARGS", modern),
             )
