@@ -197,3 +197,13 @@ def test_tokenize_detokenize_round_trip(llm: Llama) -> None:
     assert llm.n_ctx() == 512
     assert llm.n_embd() == 576
     assert llm.token_eos() >= 0
+
+
+def test_suffix_is_appended_when_the_model_cannot_fill_in_the_middle(llm: Llama) -> None:
+    assert llm.model.token_fim_pre < 0  # the test model has no fill-in-the-middle tokens
+    whole = greedy(llm, max_tokens=3, suffix=" END")["choices"][0]["text"]
+    streamed = "".join(
+        c["choices"][0]["text"] for c in greedy(llm, max_tokens=3, suffix=" END", stream=True)
+    )
+    assert whole.endswith(" END") and whole != " END"
+    assert streamed == whole

@@ -114,14 +114,15 @@ def prompt_tokens(
         )
     if not tokens:
         tokens = [model.token_bos if model.token_bos >= 0 else model.token_eos]
-    if suffix is not None and model.token_fim_pre >= 0 and model.token_fim_suf >= 0:
+    fills_in_middle = model.token_fim_pre >= 0 and model.token_fim_suf >= 0
+    if suffix is not None and fills_in_middle:
         suffix_tokens = llama.tokenize(suffix.encode("utf-8"), add_bos=False, special=False)
         pre, suf, mid = model.token_fim_pre, model.token_fim_suf, model.token_fim_mid
         if llama.spm_infill:
             tokens = [suf, *suffix_tokens, pre, *tokens, mid]
         else:
             tokens = [pre, *tokens, suf, *suffix_tokens, mid]
-    return tokens, text, model.token_fim_pre >= 0
+    return tokens, text, fills_in_middle
 
 
 def prepare(
