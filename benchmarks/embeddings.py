@@ -6,7 +6,13 @@ lock pins, in its own venv from ``benchmarks/_baselines.py``) that loads
 ``Llama(model, embedding=True)`` once, embeds a warm-up list, then times
 ``create_embedding`` of N short distinct texts (default 1,000) per round. The sides take
 turns going first; the ratio is taken within each round and the median printed.
-Nothing here asserts a threshold.
+
+Embedding is prompt processing with every token's hidden state kept, so its ceiling is
+llama.cpp's own prompt decode at the same batch: each round also runs the pinned
+llama.cpp's ``llama-bench -p N_CTX -n 0 -embd 1`` (same threads, flash attention left to
+llama.cpp as on both sides) and the run prints each side's share of that ceiling and the
+largest ratio over llama-cpp-python the ceiling leaves room for. Nothing here asserts a
+threshold.
 
     python benchmarks/embeddings.py                # builds llama-cpp-python on first use
     python benchmarks/embeddings.py --texts 1000 --rounds 5
@@ -22,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _baselines import llama_cpp_python
+from _baselines import llama_cpp_python, llama_tool
 from generation import clean_env, default_model
 
 # Runs in either side's interpreter: loads once, then answers "embed ROUND" with seconds.
@@ -77,6 +83,15 @@ class Side:
         self.process.wait(timeout=60)
 
 
+def ceiling_tokens_per_second(args: argparse.Namespace) -> float:
+    """llama.cpp's prompt decode with embeddings on: one sequence of n_ctx tokens."""
+    command = [str(llama_tool("llama-bench")), "-m", str(args.model), "-t", str(args.threads),
+               "-p", str(args.n_ctx), "-n", "0", "-b", str(args.n_ctx), "-ub", str(args.n_ctx),
+               "-embd", "1", "-r", "2", "-o", "json"]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=clean_env())
+    return max(float(ts) for row in json.loads(out.stdout) for ts in row["samples_ts"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="GGUF (default: the test model)")
@@ -90,9 +105,11 @@ def main() -> int:
     try:
         sides.append(Side("llama-cpp-python", llama_cpp_python(), args))
         rounds: list[dict[str, dict[str, float]]] = []
+        ceiling: list[float] = []
         for index in range(args.rounds):
             order = sides if index % 2 == 0 else sides[::-1]
             rounds.append({side.label: side.embed(index) for side in order})
+            ceiling.append(ceiling_tokens_per_second(args))
     finally:
         for side in sides:
             side.close()
@@ -107,7 +124,30 @@ def main() -> int:
         r["llama-cpp-python"]["seconds"] / r["llama-cpp-pybind"]["seconds"] for r in rounds
     )
     print(f"texts/s: ours / llama-cpp-python = {ratio:.2f}  (median of per-round ratios)")
+    report_ceiling(args, rounds, ceiling)
     return 0
+
+
+def report_ceiling(args: argparse.Namespace, rounds: list[dict[str, dict[str, float]]],
+                   ceiling: list[float]) -> None:  # fmt: skip
+    """Each side's share of llama.cpp's own decode speed, and the ratio that leaves."""
+
+    def tokens_per_second(round_: dict[str, dict[str, float]], label: str) -> float:
+        return round_[label]["tokens"] / round_[label]["seconds"]
+
+    top = statistics.median(ceiling)
+    tokens_per_text = rounds[0]["llama-cpp-python"]["tokens"] / args.texts
+    texts_per_second = top / tokens_per_text
+    print(f"ceiling: llama-bench pp{args.n_ctx} with embeddings on {top:.0f} tok/s "
+          f"= {texts_per_second:.1f} texts/s at {tokens_per_text:.1f} tokens per text")  # fmt: skip
+    for label in ("llama-cpp-pybind", "llama-cpp-python"):
+        pairs = zip(rounds, ceiling, strict=True)
+        share = statistics.median(tokens_per_second(r, label) / c for r, c in pairs)
+        print(f"{label:18} {share:6.1%} of the ceiling")
+    room = statistics.median(
+        c / tokens_per_second(r, "llama-cpp-python") for r, c in zip(rounds, ceiling, strict=True)
+    )
+    print(f"largest ratio over llama-cpp-python the ceiling allows: {room:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ token delivered, and broken streams (an error, no
 ``[DONE]``, or a finish reason other than ``length``). Ratios are taken within each
 round and the medians printed, so a drifting machine hits both sides alike. The resident
 memory of our server and llama-server (same slots, same positions per slot) is read after
-each round and printed for the first and the last. Nothing here asserts a threshold.
+each round and printed for the first and the last, with the resident memory of our
+Python stack alone (this interpreter importing the server's modules, no model) so that
+the part llama.cpp holds can be compared on its own. Nothing here asserts a threshold.
 
     python benchmarks/server.py                    # builds the baselines on first use
     python benchmarks/server.py --rounds 7 --clients 8 --tokens 64
@@ -276,7 +278,26 @@ def main() -> int:
     print(f"RSS after the first round: ours {ours[0]:.0f} MB, llama-server {theirs[0]:.0f} MB, "
           f"ratio {ours[0] / theirs[0]:.3f}; after the last: {ours[-1]:.0f} MB vs "
           f"{theirs[-1]:.0f} MB, ratio {ours[-1] / theirs[-1]:.3f}")  # fmt: skip
+    stack = python_stack_mb()
+    print(f"our Python stack alone (interpreter + the server's modules, no model): {stack:.0f} MB; "
+          f"ours without it after the first round {ours[0] - stack:.0f} MB vs llama-server "
+          f"{theirs[0]:.0f} MB (ratio {(ours[0] - stack) / theirs[0]:.3f})")  # fmt: skip
     return 0
+
+
+STACK_RSS = r"""
+import re
+import llama_cpp.server.app
+status = open("/proc/self/status").read()
+print(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+"""
+
+
+def python_stack_mb() -> float:
+    """Resident MB of an interpreter that has imported the server's modules (no model)."""
+    run = subprocess.run([sys.executable, "-c", STACK_RSS], check=True, capture_output=True,
+                         text=True, env=clean_env())  # fmt: skip
+    return float(run.stdout)
 
 
 def report(args: argparse.Namespace, labels: list[str],

@@ -14,6 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+DISTRIBUTION = "llama-cpp-pybind"
+"""The name this package is installed under (``pip install`` / ``pip show``)."""
+
 _FILE_NAME = "_build_info.json"
 
 
@@ -38,7 +41,7 @@ def _load() -> dict[str, Any]:
         raise FileNotFoundError(
             f"{_FILE_NAME} is missing from the llama_cpp package: the installation is "
             "incomplete. Reinstall with: pip install --force-reinstall --no-cache-dir "
-            "llama-cpp-pybind"
+            f"{DISTRIBUTION}"
         )
     with path.open(encoding="utf-8") as f:
         return json.load(f)

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llama_cpp import __version__
+from llama_cpp._build_info import DISTRIBUTION
 from llama_cpp._completion import ChunkStream
 from llama_cpp.server.logs import AccessLog, current_access, log, note_usage
 from llama_cpp.server.metrics import Metrics
@@ -52,9 +53,7 @@ class ApiError(Exception):
 
 def create_app(settings: ServerSettings, runners: dict[str, ModelRunner]) -> FastAPI:
     """The application serving ``runners`` (by model name)."""
-    app = FastAPI(
-        title="llama-cpp-pybind", version=__version__, lifespan=_lifespan(settings, runners)
-    )
+    app = FastAPI(title=DISTRIBUTION, version=__version__, lifespan=_lifespan(settings, runners))
     app.add_middleware(FaultBarrier)  # innermost of ours: the others see its 500
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -7,7 +7,7 @@ import re
 import shlex
 from typing import Any
 
-DISTRIBUTION = "llama-cpp-pybind"
+from llama_cpp._build_info import DISTRIBUTION
 
 
 def shell_of(report: dict[str, Any]) -> str:

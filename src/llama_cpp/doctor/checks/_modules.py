@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llama_cpp._build_info import DISTRIBUTION
 from llama_cpp._cuda_toolkits import cuda_toolkits
 from llama_cpp.doctor.checks._commands import (
-    DISTRIBUTION,
     LIBRARY_PACKAGES,
     classify_missing_library,
     pip_of,

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from llama_cpp.doctor.checks._commands import DISTRIBUTION
+from llama_cpp._build_info import DISTRIBUTION
 from llama_cpp.doctor.probes._child import MARKER, MODEL_MARKER
 from llama_cpp.doctor.probes._run import run_or_raise
 
