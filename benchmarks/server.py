@@ -55,6 +55,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` now (Linux), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
 class ServerProcess:
     """One server, started and waited for; ``url`` is its base URL."""
 
@@ -87,10 +95,7 @@ class ServerProcess:
 
     def rss_mb(self) -> float:
         """Resident memory of the server process now (Linux), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        return rss_mb(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -285,19 +290,18 @@ def main() -> int:
     return 0
 
 
-STACK_RSS = r"""
-import re
-import llama_cpp.server.app
-status = open("/proc/self/status").read()
-print(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
-"""
-
-
 def python_stack_mb() -> float:
     """Resident MB of an interpreter that has imported the server's modules (no model)."""
-    run = subprocess.run([sys.executable, "-c", STACK_RSS], check=True, capture_output=True,
-                         text=True, env=clean_env())  # fmt: skip
-    return float(run.stdout)
+    stack = "import sys, llama_cpp.server.app; print('ready', flush=True); sys.stdin.read()"
+    process = subprocess.Popen([sys.executable, "-c", stack], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, env=clean_env())  # fmt: skip
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"importing llama_cpp.server.app failed ({process.wait()})")
+        return rss_mb(process.pid)
+    finally:
+        process.communicate()
 
 
 def report(args: argparse.Namespace, labels: list[str],
